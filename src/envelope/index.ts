@@ -1,0 +1,43 @@
+export {
+  AAD_V1,
+  AAD_V1_PART,
+  DEK_SIZE,
+  FORMAT_V1,
+  FORMAT_V1_MULTIPART,
+  MAX_PLAINTEXT_SIZE,
+  META_DEK,
+  META_FORMAT,
+  META_NONCE,
+  META_PREFIX,
+  META_SIZE,
+  NONCE_SIZE,
+  PART_HEADER_SIZE,
+  SEALED_SEGMENT_SIZE,
+  SEGMENT_SIZE,
+  TAG_SIZE,
+} from './constants.ts';
+export { ENVELOPE_ERROR_CODES, EnvelopeError, type EnvelopeErrorCode, isEnvelopeError } from './errors.ts';
+export {
+  type Envelope,
+  envelopeToHeaders,
+  type HeaderMap,
+  isEnvelopeHeader,
+  type MultipartEnvelope,
+  multipartEnvelopeHeaders,
+  readEnvelope,
+  type StoredEnvelope,
+} from './metadata.ts';
+export { segmentNonce } from './nonce.ts';
+export { createOpenStream, type OpenOptions } from './open.ts';
+export { decodePartHeader, encodePartHeader, type PartHeader } from './part-header.ts';
+export { createSealStream, type SealOptions } from './seal.ts';
+export {
+  assertStoredSize,
+  ciphertextSize,
+  partCiphertextSize,
+  partPlaintextSize,
+  plaintextSize,
+  segmentCount,
+  segmentPlainLength,
+} from './size.ts';
+export { fullWindow, planWindow, type SegmentWindow } from './window.ts';

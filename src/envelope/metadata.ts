@@ -1,0 +1,118 @@
+import {
+  FORMAT_V1,
+  FORMAT_V1_MULTIPART,
+  MAX_PLAINTEXT_SIZE,
+  META_DEK,
+  META_FORMAT,
+  META_NONCE,
+  META_PREFIX,
+  META_SIZE,
+  NONCE_SIZE,
+} from './constants.ts';
+import { EnvelopeError } from './errors.ts';
+
+/** The envelope of a single-part object: everything needed, besides the KEK, to open its body. */
+export type Envelope = { format: 'v1'; wrappedDek: string; nonce: Buffer; plaintextSize: number };
+/** A multipart object: each part carries its own key material in its part header. */
+export type MultipartEnvelope = { format: 'v1-multipart' };
+export type StoredEnvelope = Envelope | MultipartEnvelope;
+
+export type HeaderMap = Record<string, string | string[] | undefined>;
+
+/** Generous for any Transit ciphertext of a 32-byte key, and well inside S3's 2 KB metadata limit. */
+const MAX_METADATA_WRAPPED_DEK_LENGTH = 1024;
+const VISIBLE_ASCII = /^[\x21-\x7e]+$/;
+const NONCE_BASE64 = /^[A-Za-z0-9+/]{16}$/;
+const DECIMAL = /^(0|[1-9][0-9]{0,15})$/;
+
+/** Headers a client may not send: they would forge or corrupt the envelope. */
+export function isEnvelopeHeader(name: string): boolean {
+  return name.toLowerCase().startsWith(META_PREFIX);
+}
+
+export function isValidWrappedDek(wrappedDek: string, maxLength: number): boolean {
+  return wrappedDek.length <= maxLength && VISIBLE_ASCII.test(wrappedDek);
+}
+
+export function envelopeToHeaders(envelope: Envelope): Record<string, string> {
+  if (!isValidWrappedDek(envelope.wrappedDek, MAX_METADATA_WRAPPED_DEK_LENGTH)) {
+    throw new EnvelopeError(
+      'ENVELOPE_BAD_FIELD',
+      `wrapped DEK must be 1..${MAX_METADATA_WRAPPED_DEK_LENGTH} visible ASCII characters`,
+    );
+  }
+  if (envelope.nonce.length !== NONCE_SIZE) {
+    throw new EnvelopeError('ENVELOPE_BAD_FIELD', `nonce must be ${NONCE_SIZE} bytes`);
+  }
+  const size = envelope.plaintextSize;
+  if (!Number.isSafeInteger(size) || size < 0 || size > MAX_PLAINTEXT_SIZE) {
+    throw new EnvelopeError('ENVELOPE_BAD_FIELD', `plaintext size ${size} is out of range`);
+  }
+  return {
+    [META_FORMAT]: FORMAT_V1,
+    [META_DEK]: envelope.wrappedDek,
+    [META_NONCE]: envelope.nonce.toString('base64'),
+    [META_SIZE]: String(size),
+  };
+}
+
+export function multipartEnvelopeHeaders(): Record<string, string> {
+  return { [META_FORMAT]: FORMAT_V1_MULTIPART };
+}
+
+/**
+ * Reads the envelope from response headers (names in any case). Undefined means the object has no
+ * envelope (written before the proxy); an envelope that is present but incomplete or malformed throws,
+ * because serving such an object as plaintext would hand ciphertext to the client.
+ */
+export function readEnvelope(headers: HeaderMap): StoredEnvelope | undefined {
+  const format = headerValue(headers, META_FORMAT);
+  if (format === undefined) return undefined;
+  if (format === FORMAT_V1_MULTIPART) return { format: FORMAT_V1_MULTIPART };
+  if (format !== FORMAT_V1) {
+    throw new EnvelopeError('ENVELOPE_UNKNOWN_FORMAT', `unknown envelope format ${JSON.stringify(format)}`);
+  }
+
+  const wrappedDek = requiredValue(headers, META_DEK);
+  if (!isValidWrappedDek(wrappedDek, MAX_METADATA_WRAPPED_DEK_LENGTH)) {
+    throw new EnvelopeError(
+      'ENVELOPE_BAD_FIELD',
+      `${META_DEK} must be 1..${MAX_METADATA_WRAPPED_DEK_LENGTH} visible ASCII characters`,
+    );
+  }
+
+  const nonceText = requiredValue(headers, META_NONCE);
+  if (!NONCE_BASE64.test(nonceText)) {
+    throw new EnvelopeError('ENVELOPE_BAD_FIELD', `${META_NONCE} must be 16 base64 characters (12 bytes)`);
+  }
+  const nonce = Buffer.from(nonceText, 'base64');
+
+  const sizeText = requiredValue(headers, META_SIZE);
+  const plaintextSize = Number(sizeText);
+  if (!DECIMAL.test(sizeText) || plaintextSize > MAX_PLAINTEXT_SIZE) {
+    throw new EnvelopeError(
+      'ENVELOPE_BAD_FIELD',
+      `${META_SIZE} must be a decimal integer in 0..${MAX_PLAINTEXT_SIZE} without leading zeros`,
+    );
+  }
+
+  return { format: FORMAT_V1, wrappedDek, nonce, plaintextSize };
+}
+
+function requiredValue(headers: HeaderMap, name: string): string {
+  const value = headerValue(headers, name);
+  if (value === undefined) throw new EnvelopeError('ENVELOPE_MISSING_FIELD', `${name} is missing`);
+  return value;
+}
+
+/** One value for a lowercase name; a name present twice (any case, or as a list) is ambiguous. */
+function headerValue(headers: HeaderMap, name: string): string | undefined {
+  const found: string[] = [];
+  for (const [key, value] of Object.entries(headers)) {
+    if (value === undefined || key.toLowerCase() !== name) continue;
+    if (Array.isArray(value)) found.push(...value);
+    else found.push(value);
+  }
+  if (found.length > 1) throw new EnvelopeError('ENVELOPE_BAD_FIELD', `${name} appears more than once`);
+  return found[0];
+}

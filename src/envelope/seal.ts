@@ -1,0 +1,112 @@
+import { createCipheriv } from 'node:crypto';
+import { Transform, type TransformCallback } from 'node:stream';
+import { AAD_V1, DEK_SIZE, NONCE_SIZE, SEGMENT_SIZE } from './constants.ts';
+import { EnvelopeError } from './errors.ts';
+import { segmentNonce } from './nonce.ts';
+import { segmentCount } from './size.ts';
+
+export type SealOptions = {
+  dek: Buffer;
+  nonce: Buffer;
+  /** When given, input of any other length fails with SIZE_MISMATCH, so a declared length never lies. */
+  plaintextSize?: number;
+  /** AAD_V1 unless sealing a multipart part (AAD_V1_PART). */
+  aad?: Buffer;
+};
+
+/** Plaintext in, sealed segments out; holds at most one segment of plaintext. */
+export function createSealStream(options: SealOptions): Transform {
+  return new SealStream(options);
+}
+
+class SealStream extends Transform {
+  readonly #dek: Buffer;
+  readonly #nonce: Buffer;
+  readonly #aad: Buffer;
+  readonly #expectedSize: number | undefined;
+  // A full segment stays pending until more input proves it is not the last one.
+  readonly #pending = Buffer.allocUnsafe(SEGMENT_SIZE);
+  #filled = 0;
+  #index = 0;
+  #received = 0;
+
+  constructor(options: SealOptions) {
+    super();
+    if (options.dek.length !== DEK_SIZE) throw new RangeError(`DEK must be ${DEK_SIZE} bytes`);
+    if (options.nonce.length !== NONCE_SIZE) throw new RangeError(`nonce must be ${NONCE_SIZE} bytes`);
+    if (options.plaintextSize !== undefined) segmentCount(options.plaintextSize);
+    this.#dek = options.dek;
+    this.#nonce = options.nonce;
+    this.#aad = options.aad ?? AAD_V1;
+    this.#expectedSize = options.plaintextSize;
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    this.#received += chunk.length;
+    if (this.#expectedSize !== undefined && this.#received > this.#expectedSize) {
+      callback(
+        new EnvelopeError(
+          'SIZE_MISMATCH',
+          `plaintext is longer than the declared ${this.#expectedSize} bytes`,
+        ),
+      );
+      return;
+    }
+    try {
+      let offset = 0;
+      while (offset < chunk.length) {
+        if (this.#filled === SEGMENT_SIZE) {
+          this.#sealSegment(this.#pending, false);
+          this.#filled = 0;
+        }
+        const available = chunk.length - offset;
+        if (this.#filled === 0 && available > SEGMENT_SIZE) {
+          // Bytes follow this segment inside the chunk, so it is not the last: seal it without a copy.
+          this.#sealSegment(chunk.subarray(offset, offset + SEGMENT_SIZE), false);
+          offset += SEGMENT_SIZE;
+          continue;
+        }
+        const take = Math.min(SEGMENT_SIZE - this.#filled, available);
+        chunk.copy(this.#pending, this.#filled, offset, offset + take);
+        this.#filled += take;
+        offset += take;
+      }
+      callback();
+    } catch (error) {
+      callback(error as Error);
+    }
+  }
+
+  override _flush(callback: TransformCallback): void {
+    if (this.#expectedSize !== undefined && this.#received !== this.#expectedSize) {
+      callback(
+        new EnvelopeError(
+          'SIZE_MISMATCH',
+          `plaintext ended after ${this.#received} of the declared ${this.#expectedSize} bytes`,
+        ),
+      );
+      return;
+    }
+    try {
+      this.#sealSegment(this.#pending.subarray(0, this.#filled), true);
+      callback();
+    } catch (error) {
+      callback(error as Error);
+    }
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    this.#pending.fill(0);
+    callback(error);
+  }
+
+  #sealSegment(plaintext: Buffer, last: boolean): void {
+    const cipher = createCipheriv('aes-256-gcm', this.#dek, segmentNonce(this.#nonce, this.#index, last));
+    cipher.setAAD(this.#aad);
+    const body = cipher.update(plaintext);
+    cipher.final();
+    if (body.length > 0) this.push(body);
+    this.push(cipher.getAuthTag());
+    this.#index += 1;
+  }
+}
