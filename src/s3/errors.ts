@@ -6,10 +6,9 @@
  */
 export const S3_ERRORS = {
   AccessDenied: { status: 403, message: 'Access Denied' },
-  BadDigest: { status: 400, message: 'The Content-MD5 or checksum you specified did not match what was received.' },
-  XAmzContentChecksumMismatch: {
+  BadDigest: {
     status: 400,
-    message: 'The provided x-amz-checksum header does not match what was computed.',
+    message: 'The Content-MD5 or checksum you specified did not match what was received.',
   },
   XAmzContentSHA256Mismatch: {
     status: 400,
@@ -21,20 +20,35 @@ export const S3_ERRORS = {
   },
   EntityTooLarge: { status: 400, message: 'Your proposed upload exceeds the maximum allowed object size.' },
   InvalidArgument: { status: 400, message: 'Invalid Argument' },
+  InvalidBucketName: { status: 400, message: 'The specified bucket is not valid.' },
   InvalidDigest: { status: 400, message: 'The Content-MD5 or checksum you specified is not valid.' },
   InvalidPart: { status: 400, message: 'One or more of the specified parts could not be found.' },
   InvalidRequest: { status: 400, message: 'Invalid Request' },
+  InvalidURI: { status: 400, message: "Couldn't parse the specified URI." },
   MalformedXML: { status: 400, message: 'The XML you provided was not well-formed.' },
+  MetadataTooLarge: {
+    status: 400,
+    message: 'Your metadata headers exceed the maximum allowed metadata size.',
+  },
   MissingContentLength: { status: 411, message: 'You must provide the Content-Length HTTP header.' },
   InvalidRange: { status: 416, message: 'The requested range is not satisfiable' },
-  PreconditionFailed: { status: 412, message: 'At least one of the preconditions you specified did not hold.' },
+  PreconditionFailed: {
+    status: 412,
+    message: 'At least one of the preconditions you specified did not hold.',
+  },
   MethodNotAllowed: { status: 405, message: 'The specified method is not allowed against this resource.' },
   InternalError: { status: 500, message: 'We encountered an internal error. Please try again.' },
-  NotImplemented: { status: 501, message: 'A header or operation you provided implies functionality that is not implemented.' },
+  NotImplemented: {
+    status: 501,
+    message: 'A header or operation you provided implies functionality that is not implemented.',
+  },
   ServiceUnavailable: { status: 503, message: 'Service is unable to handle request.' },
   SlowDown: { status: 503, message: 'Please reduce your request rate.' },
   /** Not an AWS code: the object is stored but its envelope or ciphertext failed verification. */
-  InvalidEncryptedObject: { status: 500, message: 'The stored object failed decryption and is not returned.' },
+  InvalidEncryptedObject: {
+    status: 500,
+    message: 'The stored object failed decryption and is not returned.',
+  },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type S3ErrorCode = keyof typeof S3_ERRORS;
@@ -43,13 +57,23 @@ export class S3Error extends Error {
   readonly code: S3ErrorCode;
   readonly status: number;
   readonly resource: string | undefined;
+  /** Extra response headers the error carries, such as `Content-Range: bytes *\/size` on a 416. */
+  readonly headers: Readonly<Record<string, string>>;
 
-  constructor(code: S3ErrorCode, message?: string, options?: { cause?: unknown; resource?: string }) {
-    super(message ?? S3_ERRORS[code].message, options?.cause === undefined ? undefined : { cause: options.cause });
+  constructor(
+    code: S3ErrorCode,
+    message?: string,
+    options?: { cause?: unknown; resource?: string; headers?: Record<string, string> },
+  ) {
+    super(
+      message ?? S3_ERRORS[code].message,
+      options?.cause === undefined ? undefined : { cause: options.cause },
+    );
     this.name = 'S3Error';
     this.code = code;
     this.status = S3_ERRORS[code].status;
     this.resource = options?.resource;
+    this.headers = options?.headers ?? {};
   }
 }
 
