@@ -1,0 +1,40 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from 'pino';
+import type { KeyWrapper } from '../kms/key-wrapper.ts';
+import type { S3Request } from '../s3/classify.ts';
+import type { ProxyMetrics } from '../server/metrics.ts';
+import type { UpstreamClient } from '../upstream/client.ts';
+
+/** What every handler needs from the running proxy; built once in main and shared. */
+export type ProxyDeps = {
+  upstream: UpstreamClient;
+  keys: KeyWrapper;
+  maxObjectSize: number;
+  unencryptedObjects: 'serve' | 'refuse';
+  virtualHostDomains: string[];
+  logger: Logger;
+  metrics: ProxyMetrics;
+};
+
+/** One client request on its way through the proxy. */
+export type Exchange = {
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  readonly id: string;
+  readonly s3: S3Request;
+  readonly deps: ProxyDeps;
+  readonly log: Logger;
+  /** Answers `Expect: 100-continue` (once) when the handler has decided to read the body. */
+  continueBody(): void;
+  /** Plaintext bytes that crossed the client side of the proxy, for metrics. */
+  bytesIn: number;
+  bytesOut: number;
+};
+
+export function objectResource(s3: S3Request): string {
+  return s3.key === undefined ? `/${s3.bucket ?? ''}` : `/${s3.bucket}/${s3.key}`;
+}
+
+export function queryValue(s3: S3Request, name: string): string | undefined {
+  return s3.query.find(([key]) => key === name)?.[1];
+}

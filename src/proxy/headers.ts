@@ -1,0 +1,101 @@
+import type { IncomingHttpHeaders } from 'node:http';
+
+/** Hop-by-hop headers and the ones this proxy recomputes for the upstream connection. */
+const CONNECTION_HEADERS = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-authorization',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'expect',
+  'host',
+  'content-length',
+]);
+
+/** The client's signature was made for the proxy; the upstream request is signed anew (R-S3-3). */
+const CLIENT_SIGNING_HEADERS = new Set([
+  'authorization',
+  'x-amz-date',
+  'x-amz-content-sha256',
+  'x-amz-security-token',
+]);
+
+/** Integrity headers describe the plaintext the client sent; they are verified here and never forwarded with ciphertext. */
+export function isPlaintextIntegrityHeader(name: string): boolean {
+  return (
+    name === 'content-md5' ||
+    name.startsWith('x-amz-checksum-') ||
+    name === 'x-amz-sdk-checksum-algorithm' ||
+    name === 'x-amz-trailer' ||
+    name === 'x-amz-decoded-content-length'
+  );
+}
+
+export type ForwardOptions = {
+  /** Drop Content-MD5 and x-amz-checksum-*: true when the body is re-encoded on the way. */
+  dropIntegrity: boolean;
+};
+
+/** The client's request headers as they may go upstream: lower-case, single-valued, without signing or connection headers. */
+export function forwardableRequestHeaders(
+  headers: IncomingHttpHeaders,
+  options: ForwardOptions,
+): Record<string, string> {
+  const result: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined || CONNECTION_HEADERS.has(name) || CLIENT_SIGNING_HEADERS.has(name)) continue;
+    if (name === 'x-amz-decoded-content-length' || name === 'x-amz-trailer') continue;
+    if (options.dropIntegrity && isPlaintextIntegrityHeader(name)) continue;
+    if (name === 'content-encoding') {
+      const kept = stripAwsChunked(Array.isArray(value) ? value.join(',') : value);
+      if (kept !== '') result[name] = kept;
+      continue;
+    }
+    result[name] = Array.isArray(value) ? value.join(', ') : value;
+  }
+  return result;
+}
+
+/** `aws-chunked` describes the framing the proxy removed; other codings (gzip) describe the object and stay. */
+export function stripAwsChunked(contentEncoding: string): string {
+  return contentEncoding
+    .split(',')
+    .map((token) => token.trim())
+    .filter((token) => token !== '' && token.toLowerCase() !== 'aws-chunked')
+    .join(', ');
+}
+
+const RESPONSE_CONNECTION_HEADERS = new Set([
+  'connection',
+  'keep-alive',
+  'transfer-encoding',
+  'content-length',
+  'trailer',
+  'upgrade',
+]);
+
+/**
+ * Upstream response headers as they may go back to the client. For objects the proxy decrypts, the
+ * upstream's checksums describe ciphertext, and SDKs validate any full-object checksum they see (COMPAT 8).
+ */
+export function clientResponseHeaders(
+  headers: Record<string, string | string[] | undefined>,
+  options: { dropIntegrity: boolean; dropLengthAndRange?: boolean },
+): Record<string, string | string[]> {
+  const result: Record<string, string | string[]> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined || RESPONSE_CONNECTION_HEADERS.has(name)) continue;
+    if (options.dropIntegrity && (name.startsWith('x-amz-checksum') || name === 'content-md5')) continue;
+    if (options.dropLengthAndRange && (name === 'content-range' || name === 'x-amz-mp-parts-count')) continue;
+    result[name] = value;
+  }
+  return result;
+}
+
+export function firstHeader(headers: IncomingHttpHeaders, name: string): string | undefined {
+  const value = headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}

@@ -1,0 +1,50 @@
+import { type Exchange, objectResource } from './exchange.ts';
+import {
+  envelopeOf,
+  notModifiedHeaders,
+  plaintextHeaders,
+  plaintextRange,
+  readRequest,
+} from './object-read.ts';
+import { relayResponse } from './relay.ts';
+
+/** HeadObject: passes through with the envelope visible, but sizes, ranges and ETags are the plaintext's (R-SEM-1). */
+export async function headObject(exchange: Exchange): Promise<void> {
+  const request = readRequest(exchange);
+  const response = await exchange.deps.upstream.send({
+    method: 'HEAD',
+    bucket: exchange.s3.bucket,
+    key: exchange.s3.key,
+    query: request.query,
+    headers: request.headers,
+  });
+  response.body.resume();
+  if (response.status === 304) {
+    exchange.res.writeHead(304, notModifiedHeaders(response, exchange));
+    exchange.res.end();
+    return;
+  }
+  const envelope = response.status === 200 ? envelopeOf(exchange, response) : undefined;
+  if (envelope === undefined) {
+    // Not ours to interpret: an error, or an object stored before the proxy, answered exactly as upstream did.
+    const original =
+      request.partNumber === undefined && request.rangeHeader === undefined
+        ? response
+        : await exchange.deps.upstream.send({
+            method: 'HEAD',
+            bucket: exchange.s3.bucket,
+            key: exchange.s3.key,
+            query: exchange.s3.query,
+            headers: {
+              ...request.headers,
+              ...(request.rangeHeader === undefined ? {} : { range: request.rangeHeader }),
+            },
+          });
+    await relayResponse(exchange, original);
+    return;
+  }
+  const range = plaintextRange(request, envelope.plaintextSize, objectResource(exchange.s3));
+  const { status, headers } = plaintextHeaders(response, envelope.plaintextSize, range, exchange);
+  exchange.res.writeHead(status, headers);
+  exchange.res.end();
+}

@@ -1,0 +1,72 @@
+import type { Readable } from 'node:stream';
+import { createAwsChunkedDecoder, payloadMode } from '../s3/aws-chunked/index.ts';
+import { S3Error } from '../s3/errors.ts';
+import { translateConditions } from './etag.ts';
+import type { Exchange } from './exchange.ts';
+import { firstHeader, forwardableRequestHeaders } from './headers.ts';
+import { relayResponse } from './relay.ts';
+
+/** Bodies of operations that carry no object data (policies, tagging, delete lists) are small. */
+const MAX_BUFFERED_BODY = 8 * 1024 * 1024;
+
+/** Everything the operations table marks passthrough: forwarded unchanged, re-signed, streamed both ways. */
+export async function passthrough(exchange: Exchange): Promise<void> {
+  const { req, s3, deps } = exchange;
+  const headers = forwardableRequestHeaders(req.headers, { dropIntegrity: false });
+  translateConditions(headers);
+  const body = await requestBody(exchange, headers);
+  const response = await deps.upstream.send({
+    method: req.method ?? 'GET',
+    bucket: s3.bucket,
+    key: s3.key,
+    query: s3.query,
+    headers,
+    ...body,
+  });
+  await relayResponse(exchange, response);
+}
+
+async function requestBody(
+  exchange: Exchange,
+  headers: Record<string, string>,
+): Promise<{ body?: Readable | Buffer; contentLength?: number }> {
+  const { req } = exchange;
+  const mode = payloadMode(firstHeader(req.headers, 'x-amz-content-sha256'));
+  const declared = firstHeader(req.headers, 'content-length');
+  const chunkedTransfer = firstHeader(req.headers, 'transfer-encoding') !== undefined;
+  if (!mode.chunked && declared === undefined && !chunkedTransfer) return {};
+  if (!mode.chunked && declared !== undefined) {
+    const contentLength = Number(declared);
+    if (contentLength === 0) return { body: Buffer.alloc(0) };
+    exchange.continueBody();
+    return { body: req, contentLength };
+  }
+  exchange.continueBody();
+  if (mode.chunked) {
+    const decodedLength = firstHeader(req.headers, 'x-amz-decoded-content-length');
+    const decoder = createAwsChunkedDecoder({
+      signed: mode.signed,
+      trailer: mode.trailer,
+      ...(decodedLength === undefined ? {} : { decodedContentLength: Number(decodedLength) }),
+    });
+    const decoded = await bounded(req.pipe(decoder));
+    // The trailer's checksum becomes an ordinary header so that the upstream still verifies the body.
+    for (const [name, value] of decoder.trailers) {
+      if (name.startsWith('x-amz-checksum-')) headers[name] = value;
+    }
+    return { body: decoded };
+  }
+  return { body: await bounded(req) };
+}
+
+async function bounded(stream: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of stream) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_BUFFERED_BODY)
+      throw new S3Error('EntityTooLarge', 'Request bodies of this operation are limited to 8 MiB.');
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}

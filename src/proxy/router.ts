@@ -1,0 +1,106 @@
+import { randomBytes } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { classifyRequest, type S3Request } from '../s3/classify.ts';
+import { handlingOf } from '../s3/operations.ts';
+import type { Exchange, ProxyDeps } from './exchange.ts';
+import { sendError } from './failure.ts';
+import { listObjects } from './listing.ts';
+import { getObject } from './object-get.ts';
+import { headObject } from './object-head.ts';
+import { putObject } from './object-put.ts';
+import { passthrough } from './passthrough.ts';
+import { refuse } from './refuse.ts';
+
+type Handler = (exchange: Exchange) => Promise<void>;
+
+/** The handlers this version implements, by operation; anything declared encrypt/decrypt but absent here is refused. */
+const OBJECT_HANDLERS: Partial<Record<S3Request['operation'], Handler>> = {
+  PutObject: putObject,
+  GetObject: getObject,
+  HeadObject: headObject,
+  ListObjects: listObjects,
+  ListObjectsV2: listObjects,
+  ListObjectVersions: listObjects,
+};
+
+function handlerFor(s3: S3Request): Handler {
+  const { handling } = handlingOf(s3.operation);
+  if (handling === 'passthrough') return passthrough;
+  if (handling === 'refuse') return refuse;
+  return OBJECT_HANDLERS[s3.operation] ?? refuse;
+}
+
+export type ProxyRequestHandler = (
+  req: IncomingMessage,
+  res: ServerResponse,
+  expectsContinue: boolean,
+) => void;
+
+export function createProxyHandler(deps: ProxyDeps): ProxyRequestHandler {
+  return (req, res, expectsContinue) => {
+    const started = performance.now();
+    const id = randomBytes(8).toString('hex').toUpperCase();
+    const log = deps.logger.child({ requestId: id });
+    let continued = !expectsContinue;
+    let s3: S3Request;
+    let classifyError: unknown;
+    try {
+      s3 = classifyRequest(
+        { method: req.method ?? 'GET', rawUrl: req.url ?? '/', host: req.headers.host, headers: req.headers },
+        { virtualHostDomains: deps.virtualHostDomains },
+      );
+    } catch (error) {
+      classifyError = error;
+      s3 = { operation: 'Unknown', query: [], rawQuery: '' } as unknown as S3Request;
+    }
+    const exchange: Exchange = {
+      req,
+      res,
+      id,
+      s3,
+      deps,
+      log,
+      bytesIn: 0,
+      bytesOut: 0,
+      continueBody() {
+        if (!continued) {
+          continued = true;
+          res.writeContinue();
+        }
+      },
+    };
+    res.on('close', () => {
+      const seconds = (performance.now() - started) / 1000;
+      const status = res.headersSent ? res.statusCode : 0;
+      deps.metrics.requests.inc({
+        operation: s3.operation,
+        status: res.writableFinished ? String(status) : 'aborted',
+      });
+      deps.metrics.requestDuration.observe({ operation: s3.operation }, seconds);
+      deps.metrics.bytesIn.inc(exchange.bytesIn);
+      deps.metrics.bytesOut.inc(exchange.bytesOut);
+      log.info(
+        {
+          operation: s3.operation,
+          method: req.method,
+          bucket: s3.bucket,
+          key: s3.key,
+          status,
+          complete: res.writableFinished,
+          durationMs: Math.round(seconds * 1000),
+          bytesIn: exchange.bytesIn,
+          bytesOut: exchange.bytesOut,
+        },
+        'request',
+      );
+    });
+    const run = async () => {
+      if (classifyError !== undefined) throw classifyError;
+      await handlerFor(s3)(exchange);
+    };
+    run().catch((error: unknown) => {
+      const answered = sendError(exchange, error);
+      if (answered.code === 'InvalidEncryptedObject') deps.metrics.decryptFailures.inc();
+    });
+  };
+}

@@ -1,0 +1,68 @@
+import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
+
+/** Every metric the proxy exports, on one registry that /metrics serves (R-OPS-1). */
+export function createMetrics() {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'cloudtaser_s3proxy_' });
+  const prefix = 'cloudtaser_s3proxy_';
+  return {
+    registry,
+    requests: new Counter({
+      name: `${prefix}requests_total`,
+      help: 'S3 requests answered, by operation and HTTP status.',
+      labelNames: ['operation', 'status'] as const,
+      registers: [registry],
+    }),
+    requestDuration: new Histogram({
+      name: `${prefix}request_duration_seconds`,
+      help: 'Time from request to the end of the response, by operation.',
+      labelNames: ['operation'] as const,
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+      registers: [registry],
+    }),
+    bytesIn: new Counter({
+      name: `${prefix}plaintext_bytes_in_total`,
+      help: 'Object bytes received from clients (plaintext).',
+      registers: [registry],
+    }),
+    bytesOut: new Counter({
+      name: `${prefix}plaintext_bytes_out_total`,
+      help: 'Object bytes sent to clients (verified plaintext).',
+      registers: [registry],
+    }),
+    vaultCalls: new Counter({
+      name: `${prefix}vault_requests_total`,
+      help: 'HTTP calls to Vault, by path kind and outcome (ok, denied, rejected, unavailable).',
+      labelNames: ['call', 'outcome'] as const,
+      registers: [registry],
+    }),
+    vaultDuration: new Histogram({
+      name: `${prefix}vault_request_duration_seconds`,
+      help: 'Latency of HTTP calls to Vault.',
+      labelNames: ['call'] as const,
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
+      registers: [registry],
+    }),
+    unencryptedObjectsServed: new Counter({
+      name: `${prefix}unencrypted_objects_served_total`,
+      help: 'GETs answered with an object stored without the encryption envelope (R-ENC-7).',
+      registers: [registry],
+    }),
+    decryptFailures: new Counter({
+      name: `${prefix}decrypt_failures_total`,
+      help: 'Reads refused or aborted because the stored object failed verification.',
+      registers: [registry],
+    }),
+  };
+}
+
+export type ProxyMetrics = ReturnType<typeof createMetrics>;
+
+/** Vault paths carry key names; metrics label by the kind of call only. */
+export function vaultCallLabel(path: string): string {
+  if (/\/encrypt\//.test(path)) return 'encrypt';
+  if (/\/decrypt\//.test(path)) return 'decrypt';
+  if (/\/rewrap\//.test(path)) return 'rewrap';
+  if (/^auth\/.*\/login$/.test(path)) return 'login';
+  return 'other';
+}

@@ -1,0 +1,46 @@
+import { createServer, type Server } from 'node:http';
+import type { ProxyRequestHandler } from '../proxy/router.ts';
+
+/** The S3 listener. `Expect: 100-continue` is left to the handler, which answers it only once it wants the body. */
+export function createProxyServer(handler: ProxyRequestHandler): Server {
+  const server = createServer({
+    keepAliveTimeout: 65_000,
+    requestTimeout: 0,
+    headersTimeout: 60_000,
+    maxHeaderSize: 64 * 1024,
+  });
+  server.on('request', (req, res) => handler(req, res, false));
+  server.on('checkContinue', (req, res) => handler(req, res, true));
+  return server;
+}
+
+/** An address without a host binds every interface. */
+export function listen(
+  server: Server,
+  address: { host?: string | undefined; port: number },
+): Promise<{ host: string; port: number }> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(address.port, address.host, () => {
+      server.off('error', reject);
+      const bound = server.address();
+      resolve(
+        typeof bound === 'object' && bound !== null
+          ? { host: bound.address, port: bound.port }
+          : { host: address.host ?? '', port: address.port },
+      );
+    });
+  });
+}
+
+/**
+ * Graceful stop: no new connections, idle keep-alive connections closed, in-flight requests given until
+ * the grace period ends, then whatever is left is cut.
+ */
+export async function drain(server: Server, graceMs: number): Promise<void> {
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  server.closeIdleConnections();
+  const timer = setTimeout(() => server.closeAllConnections(), graceMs);
+  await closed;
+  clearTimeout(timer);
+}

@@ -1,0 +1,171 @@
+import type { Readable } from 'node:stream';
+import { fromNodeProviderChain } from '@aws-sdk/credential-providers';
+import { Hash } from '@smithy/hash-node';
+import { SignatureV4 } from '@smithy/signature-v4';
+import type { AwsCredentialIdentityProvider } from '@smithy/types';
+import { Agent, type Dispatcher } from 'undici';
+import { canonicalQueryString, encodeKeyPath, encodeRfc3986 } from '../s3/uri.ts';
+
+export const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
+export const UNSIGNED_PAYLOAD = 'UNSIGNED-PAYLOAD';
+
+export type UpstreamAddressing = 'auto' | 'path' | 'virtual';
+
+export type UpstreamOptions = {
+  endpoint: { protocol: 'http:' | 'https:'; hostname: string; port: number; basePath: string };
+  region: string;
+  addressing: UpstreamAddressing;
+  connections: number;
+  credentials?: AwsCredentialIdentityProvider;
+};
+
+export type UpstreamRequest = {
+  method: string;
+  bucket?: string | undefined;
+  key?: string | undefined;
+  query?: ReadonlyArray<readonly [string, string]>;
+  /** Lower-case names; the caller has already removed the client's signing and hop-by-hop headers. */
+  headers?: Record<string, string>;
+  /** A stream needs `contentLength`: S3 refuses chunked transfer encoding on writes. */
+  body?: Readable | Buffer | undefined;
+  contentLength?: number;
+  signal?: AbortSignal;
+};
+
+export type UpstreamResponse = {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: Readable & { text(): Promise<string> };
+};
+
+/**
+ * The pooled HTTP client to the real S3 endpoint. Every request is signed anew with SigV4 from the AWS
+ * credential chain; bodies stream and are declared with an exact Content-Length, payloads are sent as
+ * UNSIGNED-PAYLOAD so that no body has to be buffered to be hashed.
+ */
+export class UpstreamClient {
+  readonly #options: UpstreamOptions;
+  readonly #agent: Agent;
+  readonly #signer: SignatureV4;
+  readonly #origin: string;
+
+  constructor(options: UpstreamOptions) {
+    this.#options = options;
+    const { protocol, hostname, port } = options.endpoint;
+    this.#origin = `${protocol}//${hostname.includes(':') ? `[${hostname}]` : hostname}:${port}`;
+    this.#agent = new Agent({
+      connections: options.connections,
+      keepAliveTimeout: 30_000,
+      headersTimeout: 300_000,
+      bodyTimeout: 300_000,
+    });
+    this.#signer = new SignatureV4({
+      credentials: options.credentials ?? fromNodeProviderChain(),
+      region: options.region,
+      service: 's3',
+      sha256: Hash.bind(null, 'sha256'),
+      uriEscapePath: false,
+      applyChecksum: false,
+    });
+  }
+
+  get origin(): string {
+    return this.#origin;
+  }
+
+  /** Path and Host for a bucket and key, in the addressing style the endpoint wants. */
+  target(
+    bucket: string | undefined,
+    key: string | undefined,
+  ): { host: string; path: string; hostname: string } {
+    const { hostname, port, protocol, basePath } = this.#options.endpoint;
+    const defaultPort = protocol === 'https:' ? 443 : 80;
+    const hostSuffix = port === defaultPort ? '' : `:${port}`;
+    const keyPath = key === undefined ? '' : `/${encodeKeyPath(key)}`;
+    if (bucket !== undefined && this.#virtualHosted(bucket)) {
+      const virtualHostname = `${bucket}.${hostname}`;
+      return {
+        host: `${virtualHostname}${hostSuffix}`,
+        hostname: virtualHostname,
+        path: `${basePath}${keyPath || '/'}`,
+      };
+    }
+    const bucketPath =
+      bucket === undefined ? '/' : `/${encodeRfc3986(bucket)}${keyPath || (key === undefined ? '' : '/')}`;
+    const hostHeader = hostname.includes(':') ? `[${hostname}]` : hostname;
+    return { host: `${hostHeader}${hostSuffix}`, hostname, path: `${basePath}${bucketPath}` };
+  }
+
+  async send(request: UpstreamRequest): Promise<UpstreamResponse> {
+    const { host, path, hostname } = this.target(request.bucket, request.key);
+    const query = request.query ?? [];
+    const headers: Record<string, string> = { ...request.headers, host };
+    if (request.body !== undefined) {
+      const length = Buffer.isBuffer(request.body) ? request.body.length : request.contentLength;
+      if (length === undefined) throw new Error('upstream request with a stream body needs a content length');
+      headers['content-length'] = String(length);
+    } else if (['PUT', 'POST'].includes(request.method)) {
+      headers['content-length'] = '0';
+    }
+    if (headers['x-amz-content-sha256'] === undefined) {
+      headers['x-amz-content-sha256'] =
+        request.body === undefined || (Buffer.isBuffer(request.body) && request.body.length === 0)
+          ? EMPTY_SHA256
+          : UNSIGNED_PAYLOAD;
+    }
+    const signed = await this.#signer.sign({
+      method: request.method,
+      protocol: this.#options.endpoint.protocol,
+      hostname,
+      port: this.#options.endpoint.port,
+      path,
+      query: queryRecord(query),
+      headers,
+    });
+    const queryString = canonicalQueryString(query);
+    const response = await this.#agent.request({
+      origin: this.#originFor(hostname),
+      path: queryString === '' ? path : `${path}?${queryString}`,
+      method: request.method as Dispatcher.HttpMethod,
+      headers: signed.headers,
+      body: request.body ?? null,
+      signal: request.signal ?? null,
+    });
+    return { status: response.statusCode, headers: response.headers, body: response.body };
+  }
+
+  async close(): Promise<void> {
+    await this.#agent.close();
+  }
+
+  #originFor(hostname: string): string {
+    if (hostname === this.#options.endpoint.hostname) return this.#origin;
+    const { protocol, port } = this.#options.endpoint;
+    return `${protocol}//${hostname}:${port}`;
+  }
+
+  #virtualHosted(bucket: string): boolean {
+    const { addressing, endpoint } = this.#options;
+    if (addressing === 'path') return false;
+    if (addressing === 'virtual') return true;
+    return endpoint.hostname.endsWith('.amazonaws.com') && !bucket.includes('.');
+  }
+}
+
+function queryRecord(query: ReadonlyArray<readonly [string, string]>): Record<string, string | string[]> {
+  const record: Record<string, string | string[]> = {};
+  for (const [name, value] of query) {
+    const existing = record[name];
+    if (existing === undefined) record[name] = value;
+    else record[name] = Array.isArray(existing) ? [...existing, value] : [existing, value];
+  }
+  return record;
+}
+
+export function headerValue(
+  headers: Record<string, string | string[] | undefined>,
+  name: string,
+): string | undefined {
+  const value = headers[name];
+  return Array.isArray(value) ? value.join(', ') : value;
+}

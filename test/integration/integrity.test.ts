@@ -1,0 +1,309 @@
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { request } from 'node:http';
+import { after, before, describe, it } from 'node:test';
+import { crc32 } from 'node:zlib';
+import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { bodyBytes, createBucket, httpStatusOf, patternBytes, uniqueBucket } from '../support/fixtures.ts';
+import { type ProxyProcess, proxyS3Client, startProxy } from '../support/proxy-process.ts';
+import { createS3Client, useServices } from '../support/services.ts';
+
+type RawResponse = {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+  sentContinue: boolean;
+};
+
+/** A hand-made request, to send exactly the bytes a client may send, including wrong ones. */
+function rawRequest(
+  url: string,
+  options: { method: string; headers: Record<string, string>; body?: Buffer; expectContinue?: boolean },
+): Promise<RawResponse> {
+  return new Promise((resolve, reject) => {
+    let sentContinue = false;
+    const req = request(url, { method: options.method, headers: options.headers });
+    req.on('continue', () => {
+      sentContinue = true;
+      req.end(options.body);
+    });
+    req.on('response', (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        resolve({
+          status: res.statusCode ?? 0,
+          headers: res.headers,
+          body: Buffer.concat(chunks).toString(),
+          sentContinue,
+        });
+        // Answered without a 100 Continue: the body was never sent and never will be.
+        if (options.expectContinue && !sentContinue) req.destroy();
+      });
+    });
+    req.on('error', reject);
+    if (!options.expectContinue) req.end(options.body);
+  });
+}
+
+/** The framing aws-sdk-js v3 uses by default: unsigned chunks and a checksum trailer. */
+function awsChunkedWithTrailer(
+  data: Buffer,
+  trailerName: string,
+  trailerValue: string,
+  chunkSize = 65536,
+): Buffer {
+  const parts: Buffer[] = [];
+  for (let offset = 0; offset < data.length; offset += chunkSize) {
+    const chunk = data.subarray(offset, offset + chunkSize);
+    parts.push(Buffer.from(`${chunk.length.toString(16)}\r\n`), chunk, Buffer.from('\r\n'));
+  }
+  parts.push(Buffer.from(`0\r\n${trailerName}:${trailerValue}\r\n\r\n`));
+  return Buffer.concat(parts);
+}
+
+function crc32Base64(data: Buffer): string {
+  const value = Buffer.alloc(4);
+  value.writeUInt32BE(crc32(data));
+  return value.toString('base64');
+}
+
+describe('integrity of what clients send: checksums verified over the plaintext; a mismatch stores nothing', () => {
+  let proxy: ProxyProcess;
+  let client: S3Client;
+  let direct: S3Client;
+  const bucket = uniqueBucket('integrity');
+
+  before(async () => {
+    const services = await useServices();
+    proxy = await startProxy(services, {
+      env: { CLOUDTASER_S3PROXY_MAX_OBJECT_SIZE: String(4 * 1024 * 1024) },
+    });
+    client = proxyS3Client(proxy);
+    direct = createS3Client(services);
+    await createBucket(client, bucket);
+  });
+  after(async () => {
+    await proxy?.stop();
+  });
+
+  const assertNotStored = async (key: string) => {
+    await assert.rejects(
+      direct.send(new HeadObjectCommand({ Bucket: bucket, Key: key })),
+      (error: unknown) => {
+        assert.equal(httpStatusOf(error), 404, `${key} must not be stored`);
+        return true;
+      },
+    );
+  };
+  const url = (key: string) => `${proxy.endpoint}/${bucket}/${key}`;
+  const data = patternBytes(150_000, 11);
+
+  it('a wrong Content-MD5 gets 400 BadDigest', async () => {
+    const wrong = createHash('md5').update('something else').digest('base64');
+    const res = await rawRequest(url('bad-md5'), {
+      method: 'PUT',
+      headers: { 'content-md5': wrong, 'content-length': String(data.length) },
+      body: data,
+    });
+    assert.equal(res.status, 400);
+    assert.match(res.body, /<Code>BadDigest<\/Code>/);
+    await assertNotStored('bad-md5');
+  });
+
+  it('a right Content-MD5 is accepted', async () => {
+    const right = createHash('md5').update(data).digest('base64');
+    const res = await rawRequest(url('good-md5'), {
+      method: 'PUT',
+      headers: { 'content-md5': right, 'content-length': String(data.length) },
+      body: data,
+    });
+    assert.equal(res.status, 200, res.body);
+  });
+
+  it('a wrong x-amz-checksum-crc32 header gets 400 BadDigest', async () => {
+    const res = await rawRequest(url('bad-crc-header'), {
+      method: 'PUT',
+      headers: {
+        'x-amz-checksum-crc32': crc32Base64(Buffer.from('x')),
+        'content-length': String(data.length),
+      },
+      body: data,
+    });
+    assert.equal(res.status, 400);
+    assert.match(res.body, /<Code>BadDigest<\/Code>/);
+    await assertNotStored('bad-crc-header');
+  });
+
+  it('a wrong x-amz-content-sha256 (as s3cmd sends it) gets 400 XAmzContentSHA256Mismatch', async () => {
+    const res = await rawRequest(url('bad-sha'), {
+      method: 'PUT',
+      headers: {
+        'x-amz-content-sha256': createHash('sha256').update('nope').digest('hex'),
+        'content-length': String(data.length),
+      },
+      body: data,
+    });
+    assert.equal(res.status, 400);
+    assert.match(res.body, /XAmzContentSHA256Mismatch/);
+    await assertNotStored('bad-sha');
+  });
+
+  it('an aws-chunked body whose CRC32 trailer is wrong gets 400 and nothing is stored', async () => {
+    const body = awsChunkedWithTrailer(
+      data,
+      'x-amz-checksum-crc32',
+      crc32Base64(Buffer.from('not the data')),
+    );
+    const res = await rawRequest(url('bad-trailer'), {
+      method: 'PUT',
+      headers: {
+        'x-amz-content-sha256': 'STREAMING-UNSIGNED-PAYLOAD-TRAILER',
+        'content-encoding': 'aws-chunked',
+        'x-amz-decoded-content-length': String(data.length),
+        'x-amz-trailer': 'x-amz-checksum-crc32',
+        'content-length': String(body.length),
+      },
+      body,
+    });
+    assert.equal(res.status, 400);
+    assert.match(res.body, /<Code>BadDigest<\/Code>/);
+    await assertNotStored('bad-trailer');
+  });
+
+  it('an aws-chunked body with a right trailer is stored and reads back', async () => {
+    const body = awsChunkedWithTrailer(data, 'x-amz-checksum-crc32', crc32Base64(data), 8192);
+    const res = await rawRequest(url('good-trailer'), {
+      method: 'PUT',
+      headers: {
+        'x-amz-content-sha256': 'STREAMING-UNSIGNED-PAYLOAD-TRAILER',
+        'content-encoding': 'aws-chunked,gzip',
+        'x-amz-decoded-content-length': String(data.length),
+        'x-amz-trailer': 'x-amz-checksum-crc32',
+        'content-length': String(body.length),
+      },
+      body,
+    });
+    assert.equal(res.status, 200, res.body);
+    const got = await client.send(new GetObjectCommand({ Bucket: bucket, Key: 'good-trailer' }));
+    assert.ok((await bodyBytes(got.Body)).equals(data));
+    assert.equal(got.ContentEncoding, 'gzip', 'aws-chunked is removed from Content-Encoding, gzip stays');
+  });
+
+  it('malformed chunk framing gets 400 IncompleteBody and nothing is stored', async () => {
+    const body = Buffer.concat([Buffer.from('zz\r\n'), data.subarray(0, 100), Buffer.from('\r\n0\r\n\r\n')]);
+    const res = await rawRequest(url('bad-framing'), {
+      method: 'PUT',
+      headers: {
+        'x-amz-content-sha256': 'STREAMING-UNSIGNED-PAYLOAD-TRAILER',
+        'x-amz-decoded-content-length': '100',
+        'content-length': String(body.length),
+      },
+      body,
+    });
+    assert.equal(res.status, 400);
+    assert.match(res.body, /<Code>IncompleteBody<\/Code>/);
+    await assertNotStored('bad-framing');
+  });
+
+  it('a body shorter than x-amz-decoded-content-length gets 400 and nothing is stored', async () => {
+    const body = awsChunkedWithTrailer(
+      data.subarray(0, 1000),
+      'x-amz-checksum-crc32',
+      crc32Base64(data.subarray(0, 1000)),
+    );
+    const res = await rawRequest(url('short-body'), {
+      method: 'PUT',
+      headers: {
+        'x-amz-content-sha256': 'STREAMING-UNSIGNED-PAYLOAD-TRAILER',
+        'x-amz-decoded-content-length': '2000',
+        'x-amz-trailer': 'x-amz-checksum-crc32',
+        'content-length': String(body.length),
+      },
+      body,
+    });
+    assert.equal(res.status, 400);
+    await assertNotStored('short-body');
+  });
+
+  it('a body over CLOUDTASER_S3PROXY_MAX_OBJECT_SIZE is refused with EntityTooLarge before it is sent (Expect: 100-continue)', async () => {
+    const res = await rawRequest(url('too-large'), {
+      method: 'PUT',
+      headers: { 'content-length': String(5 * 1024 * 1024), expect: '100-continue' },
+      body: Buffer.alloc(5 * 1024 * 1024),
+      expectContinue: true,
+    });
+    assert.equal(res.status, 400);
+    assert.match(res.body, /<Code>EntityTooLarge<\/Code>/);
+    assert.equal(res.sentContinue, false, 'the proxy answered before asking for the body');
+    await assertNotStored('too-large');
+  });
+
+  it('Expect: 100-continue within the limit gets 100 Continue and the object is stored', async () => {
+    const small = patternBytes(3000, 4);
+    const res = await rawRequest(url('continue-ok'), {
+      method: 'PUT',
+      headers: { 'content-length': String(small.length), expect: '100-continue' },
+      body: small,
+      expectContinue: true,
+    });
+    assert.equal(res.status, 200, res.body);
+    assert.ok(res.sentContinue);
+  });
+
+  it('client-supplied x-amz-meta-cloudtaser-* headers are refused, so the envelope cannot be forged', async () => {
+    await assert.rejects(
+      client.send(
+        new PutObjectCommand({
+          Bucket: bucket,
+          Key: 'forged',
+          Body: 'x',
+          Metadata: { 'cloudtaser-dek': 'vault:v1:forged' },
+        }),
+      ),
+      (error: unknown) => {
+        assert.equal(httpStatusOf(error), 400);
+        return true;
+      },
+    );
+    await assertNotStored('forged');
+  });
+
+  it('user metadata that would push the envelope past 2 KB gets a clear 400', async () => {
+    await assert.rejects(
+      client.send(
+        new PutObjectCommand({
+          Bucket: bucket,
+          Key: 'big-meta',
+          Body: 'x',
+          Metadata: { note: 'n'.repeat(1900) },
+        }),
+      ),
+      (error: unknown) => {
+        assert.equal(httpStatusOf(error), 400);
+        return true;
+      },
+    );
+    await assertNotStored('big-meta');
+  });
+
+  it('a PUT without Content-Length (plain chunked transfer) gets 411 MissingContentLength', async () => {
+    const res = await rawRequest(url('no-length'), {
+      method: 'PUT',
+      headers: { 'transfer-encoding': 'chunked' },
+      body: Buffer.from('hello'),
+    });
+    assert.equal(res.status, 411);
+    await assertNotStored('no-length');
+  });
+
+  it('the upstream request carries only ciphertext even when the client sends its checksum (the stored object has no plaintext checksum)', async () => {
+    await client.send(
+      new PutObjectCommand({ Bucket: bucket, Key: 'sdk-checksum', Body: data, ChecksumAlgorithm: 'CRC32' }),
+    );
+    const head = await direct.send(
+      new HeadObjectCommand({ Bucket: bucket, Key: 'sdk-checksum', ChecksumMode: 'ENABLED' }),
+    );
+    assert.notEqual(head.ChecksumCRC32, crc32Base64(data), 'upstream must not hold the plaintext CRC32');
+  });
+});
