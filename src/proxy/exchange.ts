@@ -26,6 +26,8 @@ export type Exchange = {
   readonly log: Logger;
   /** Answers `Expect: 100-continue` (once) when the handler has decided to read the body. */
   continueBody(): void;
+  /** True while the client waits for a 100 Continue that was not sent: it has not sent its body. */
+  readonly awaitingContinue: boolean;
   /** Plaintext bytes that crossed the client side of the proxy, for metrics. */
   bytesIn: number;
   bytesOut: number;

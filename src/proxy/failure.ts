@@ -61,29 +61,58 @@ function isUpstreamConnectionError(error: unknown): boolean {
   );
 }
 
+/** Small unread bodies are read and dropped so the error can go out on a connection the client still listens on. */
+const DRAIN_LIMIT = 1024 * 1024;
+
 /** Sends the error as S3 XML, or, once the response has started, aborts it so it can never look complete. */
 export function sendError(exchange: Exchange, error: unknown): S3Error {
   const s3Error = toS3Error(error, exchange);
-  const { res, req } = exchange;
   const level = s3Error.status >= 500 ? 'error' : 'warn';
   exchange.log[level](
     { code: s3Error.code, status: s3Error.status, err: error instanceof Error ? error : undefined },
     'request failed',
   );
-  if (res.headersSent) {
-    res.destroy(s3Error);
+  if (exchange.res.headersSent) {
+    exchange.res.destroy(s3Error);
     return s3Error;
   }
+  void drainSmallBody(exchange).then((drained) => writeError(exchange, s3Error, drained));
+  return s3Error;
+}
+
+/**
+ * Answering while the client is still sending makes many clients see a reset instead of the answer.
+ * A small body is read to its end first; a large one is not worth reading, so that connection closes.
+ */
+async function drainSmallBody(exchange: Exchange): Promise<boolean> {
+  const { req } = exchange;
+  if (req.complete || req.readableEnded) return true;
+  if (exchange.awaitingContinue || req.destroyed) return false;
+  const declared = Number(req.headers['content-length'] ?? Number.NaN);
+  if (!(declared <= DRAIN_LIMIT) || req.readableFlowing !== null) return false;
+  let seen = 0;
+  try {
+    for await (const chunk of req) {
+      seen += (chunk as Buffer).length;
+      if (seen > DRAIN_LIMIT) return false;
+    }
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function writeError(exchange: Exchange, s3Error: S3Error, bodyConsumed: boolean): void {
+  const { res, req } = exchange;
+  if (res.headersSent || res.destroyed) return;
   const body = req.method === 'HEAD' ? '' : errorXml(s3Error, exchange.id);
-  // A request whose body we did not read to the end cannot share its connection with the next request.
-  const bodyUnread = !req.readableEnded && !req.complete;
   res.writeHead(s3Error.status, {
     ...s3Error.headers,
     'content-type': 'application/xml',
     'content-length': Buffer.byteLength(body),
     'x-amz-request-id': exchange.id,
-    ...(bodyUnread ? { connection: 'close' } : {}),
+    // A request whose body was not read to the end cannot share its connection with the next request.
+    ...(bodyConsumed ? {} : { connection: 'close' }),
   });
   res.end(body);
-  return s3Error;
 }

@@ -68,6 +68,9 @@ export function createProxyHandler(deps: ProxyDeps): ProxyRequestHandler {
           res.writeContinue();
         }
       },
+      get awaitingContinue() {
+        return !continued;
+      },
     };
     res.on('close', () => {
       const seconds = (performance.now() - started) / 1000;
