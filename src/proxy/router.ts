@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { classifyRequest, type S3Request } from '../s3/classify.ts';
+import { withoutClientAuthQuery } from '../s3/client-auth.ts';
 import { handlingOf } from '../s3/operations.ts';
 import type { Exchange, ProxyDeps } from './exchange.ts';
 import { sendError } from './failure.ts';
@@ -45,10 +46,11 @@ export function createProxyHandler(deps: ProxyDeps): ProxyRequestHandler {
     let s3: S3Request;
     let classifyError: unknown;
     try {
-      s3 = classifyRequest(
+      const classified = classifyRequest(
         { method: req.method ?? 'GET', rawUrl: req.url ?? '/', host: req.headers.host, headers: req.headers },
         { virtualHostDomains: deps.virtualHostDomains },
       );
+      s3 = { ...classified, query: withoutClientAuthQuery(classified.query) };
     } catch (error) {
       classifyError = error;
       s3 = { operation: 'Unknown', query: [], rawQuery: '' } as unknown as S3Request;

@@ -1,0 +1,33 @@
+/**
+ * The client's signature was made for the proxy, not for the upstream, which gets a signature of the
+ * proxy's own (R-S3-3). Presigned URLs carry it in the query string: SigV4 (`X-Amz-*`) and SigV2
+ * (`AWSAccessKeyId`, `Signature`, `Expires`). They may also carry checksum parameters (aws-sdk-js v3
+ * signs the CRC32 of an empty body into presigned PUT URLs); S3 ignores checksums in presigned URLs,
+ * and upstream they would describe ciphertext they do not match, so they go too.
+ */
+const SIGV4_QUERY = new Set([
+  'x-amz-algorithm',
+  'x-amz-credential',
+  'x-amz-date',
+  'x-amz-expires',
+  'x-amz-signedheaders',
+  'x-amz-signature',
+  'x-amz-security-token',
+  'x-amz-content-sha256',
+  'x-amz-sdk-checksum-algorithm',
+]);
+const SIGV2_QUERY = new Set(['awsaccesskeyid', 'signature', 'expires']);
+
+export function withoutClientAuthQuery(query: ReadonlyArray<readonly [string, string]>): [string, string][] {
+  const presignedV2 = query.some(([name]) => name === 'AWSAccessKeyId');
+  return query
+    .filter(([name]) => {
+      const lower = name.toLowerCase();
+      return (
+        !SIGV4_QUERY.has(lower) &&
+        !lower.startsWith('x-amz-checksum-') &&
+        !(presignedV2 && SIGV2_QUERY.has(lower))
+      );
+    })
+    .map(([name, value]) => [name, value]);
+}
