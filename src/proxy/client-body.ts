@@ -1,0 +1,88 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import type { Transform } from 'node:stream';
+import { createAwsChunkedDecoder, payloadMode } from '../s3/aws-chunked/index.ts';
+import {
+  type ChecksumAlgorithm,
+  createChecksumTap,
+  type ExpectedChecksum,
+  expectedChecksums,
+  expectedTrailerChecksum,
+  trailerChecksumAlgorithm,
+  verifyChecksums,
+} from '../s3/checksum.ts';
+import { S3Error } from '../s3/errors.ts';
+import type { Exchange } from './exchange.ts';
+import { firstHeader } from './headers.ts';
+
+/**
+ * The plaintext a client is about to upload, as far as the headers tell before the body is read: its
+ * size, and the stages that turn the raw request body into checked plaintext (aws-chunked decoding, a
+ * tap computing every checksum the client declared).
+ */
+export type ClientBody = {
+  readonly size: number;
+  /** Raw request body in, plaintext out; to be piped from the request in this order. */
+  readonly stages: Transform[];
+  /** Throws the S3 error for a checksum mismatch; valid once the last stage has ended. */
+  verify(): void;
+  /** The client's own checksum headers, verified, to echo in the response (SDKs collect part checksums). */
+  verifiedChecksumHeaders(): Record<string, string>;
+};
+
+export function clientBody(
+  exchange: Exchange,
+  limit: { maxSize: number; describe: (size: number) => string },
+): ClientBody {
+  const { req } = exchange;
+  const mode = payloadMode(firstHeader(req.headers, 'x-amz-content-sha256'));
+  const size = declaredPlaintextSize(req.headers, mode.chunked);
+  if (size > limit.maxSize) throw new S3Error('EntityTooLarge', limit.describe(size));
+  const expected = expectedChecksums(req.headers);
+  const trailerAlgorithm = mode.chunked && mode.trailer ? trailerChecksumAlgorithm(req.headers) : undefined;
+  const decoder = mode.chunked
+    ? createAwsChunkedDecoder({ signed: mode.signed, trailer: mode.trailer, decodedContentLength: size })
+    : undefined;
+  const algorithms = new Set<ChecksumAlgorithm>(expected.map((e) => e.algorithm));
+  if (trailerAlgorithm !== undefined) algorithms.add(trailerAlgorithm);
+  const tap = createChecksumTap(algorithms);
+  let verified: ExpectedChecksum[] = [];
+  return {
+    size,
+    stages: decoder === undefined ? [tap] : [decoder, tap],
+    verify() {
+      const all = [...expected];
+      if (trailerAlgorithm !== undefined && decoder !== undefined)
+        all.push(expectedTrailerChecksum(trailerAlgorithm, decoder.trailers));
+      verifyChecksums(tap, all);
+      verified = all;
+    },
+    verifiedChecksumHeaders() {
+      const headers: Record<string, string> = {};
+      for (const check of verified) {
+        if (check.source === 'x-amz-checksum-header' || check.source === 'x-amz-checksum-trailer') {
+          headers[check.name] = check.digest.toString('base64');
+        }
+      }
+      return headers;
+    },
+  };
+}
+
+function declaredPlaintextSize(headers: IncomingHttpHeaders, chunked: boolean): number {
+  const name = chunked ? 'x-amz-decoded-content-length' : 'content-length';
+  const value = firstHeader(headers, name);
+  if (value === undefined) {
+    throw new S3Error(
+      'MissingContentLength',
+      chunked
+        ? 'aws-chunked uploads through the encryption proxy need x-amz-decoded-content-length; for streams of unknown length use a multipart upload.'
+        : undefined,
+    );
+  }
+  if (!/^\d{1,16}$/.test(value))
+    throw new S3Error(
+      'InvalidArgument',
+      `${name} must be a non-negative integer, got "${value.slice(0, 40)}".`,
+    );
+  return Number(value);
+}

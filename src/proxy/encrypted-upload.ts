@@ -1,0 +1,102 @@
+import { pipeline, type Readable, Transform, type TransformCallback } from 'node:stream';
+import { S3Error } from '../s3/errors.ts';
+import type { UpstreamResponse } from '../upstream/client.ts';
+import type { Exchange } from './exchange.ts';
+
+export type EncryptedUpload = {
+  /** Where the plaintext comes from: the client's request (piped, so a failure cannot destroy its socket) or another stream. */
+  source: Readable;
+  /** Plaintext-producing stages after the source (decoding, checksum tap); may be empty. */
+  stages: Transform[];
+  /** The sealing stage: plaintext in, exactly `storedSize` bytes of ciphertext out. */
+  seal: Transform;
+  storedSize: number;
+  /** Runs after the whole plaintext passed; throwing stops the upload before the upstream has every byte. */
+  verify: () => void | Promise<void>;
+  request: {
+    bucket: string | undefined;
+    key: string | undefined;
+    query: ReadonlyArray<readonly [string, string]>;
+    headers: Record<string, string>;
+  };
+  /** Called once the pipeline has ended, successfully or not (to zero keys). */
+  done?: () => void;
+};
+
+/**
+ * Streams plaintext through sealing to an upstream PUT. The last chunk of ciphertext is held back until
+ * `verify` passes (checksums in an aws-chunked trailer arrive only after the whole body), so a failed
+ * check leaves the upstream request short of its Content-Length, and an aborted short request stores nothing.
+ */
+export async function sendEncrypted(exchange: Exchange, upload: EncryptedUpload): Promise<UpstreamResponse> {
+  const gate = new HoldTailUntil(upload.verify);
+  const first = upload.stages[0] ?? upload.seal;
+  const stages: Transform[] = [...upload.stages, upload.seal, gate];
+  const abort = new AbortController();
+  let bodyError: unknown;
+  const { source } = upload;
+  source.on('error', (error) => first.destroy(error));
+  if (source === exchange.req) {
+    const { req } = exchange;
+    req.on('close', () => {
+      if (!req.complete)
+        first.destroy(
+          new S3Error('IncompleteBody', 'The client closed the connection before sending the whole body.'),
+        );
+    });
+  }
+  source.pipe(first);
+  pipeline(stages, (error) => {
+    upload.done?.();
+    if (error) {
+      bodyError = error;
+      source.unpipe(first);
+      if (source !== exchange.req) source.destroy();
+      abort.abort(error);
+    }
+  });
+
+  let response: UpstreamResponse;
+  try {
+    response = await exchange.deps.upstream.send({
+      method: 'PUT',
+      ...upload.request,
+      body: gate,
+      contentLength: upload.storedSize,
+      signal: abort.signal,
+    });
+  } catch (error) {
+    throw bodyError ?? error;
+  }
+  if (bodyError !== undefined) {
+    response.body.resume();
+    throw bodyError;
+  }
+  if (response.status >= 300) gate.destroy();
+  return response;
+}
+
+export class HoldTailUntil extends Transform {
+  readonly #check: () => void | Promise<void>;
+  #tail: Buffer | undefined;
+
+  constructor(check: () => void | Promise<void>) {
+    super();
+    this.#check = check;
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    const previous = this.#tail;
+    this.#tail = chunk;
+    callback(null, previous);
+  }
+
+  override _flush(callback: TransformCallback): void {
+    Promise.resolve()
+      .then(this.#check)
+      .then(
+        () => callback(null, this.#tail),
+        (error: unknown) => callback(error as Error),
+      );
+  }
+}
