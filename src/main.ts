@@ -1,13 +1,18 @@
+import { inject } from './cli/inject.ts';
 import { serve } from './cli/serve.ts';
+import { webhook } from './cli/webhook.ts';
 import { loadConfig, renderHelp } from './config/index.ts';
 
-/** `cloudtaser-s3-proxy [serve|check-config|help]`; configured by environment variables only. */
+/** `cloudtaser-s3-proxy [serve|check-config|inject|webhook|help]`; configured by environment variables only. */
 async function main(argv: string[]): Promise<number> {
   const command = argv[0] ?? 'serve';
   if (command === 'help' || command === '--help' || command === '-h') {
     process.stdout.write(renderHelp());
     return 0;
   }
+  // The injector's commands read CLOUDTASER_INJECTOR_* settings, not the proxy's.
+  if (command === 'inject') return inject(argv.slice(1), process.env);
+  if (command === 'webhook') return webhook(argv.slice(1), process.env);
   if (command !== 'serve' && command !== 'check-config') {
     process.stderr.write(`cloudtaser-s3-proxy: unknown command "${command}"\n\n${renderHelp()}`);
     return 2;

@@ -36,6 +36,8 @@ export function renderHelp(): string {
     '',
     '  serve         run the S3 encryption proxy (the default)',
     '  check-config  check the configuration in the environment, print every problem, and exit',
+    '  inject        print Kubernetes manifests with the sidecar added (inject --help)',
+    '  webhook       run the Kubernetes admission webhook that adds the sidecar (webhook --help)',
     '  help          print this text (also --help, -h)',
     '',
     'Further commands (offline decrypt, rewrap, encrypt-existing) come in later versions.',
