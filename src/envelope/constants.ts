@@ -21,10 +21,12 @@ export const MAX_PLAINTEXT_SIZE = 2 ** 52;
 export const FORMAT_V1 = 'v1';
 export const FORMAT_V1_MULTIPART = 'v1-multipart';
 
-/** Additional authenticated data of every segment of a single-part (PutObject) object. */
+/**
+ * Additional authenticated data of every segment of a single-part (PutObject) object. The segments of
+ * a multipart part use the part's whole 256-byte header instead, which starts with PART_MAGIC, so
+ * neither can be read as the other.
+ */
 export const AAD_V1 = Buffer.from('cloudtaser-s3/v1', 'ascii');
-/** Additional authenticated data of every segment inside a multipart part. */
-export const AAD_V1_PART = Buffer.from('cloudtaser-s3/v1/part', 'ascii');
 
 /** S3 lowercases user metadata names, so these are the exact names on the wire. */
 export const META_PREFIX = 'x-amz-meta-cloudtaser-';
@@ -36,6 +38,10 @@ export const META_SIZE = 'x-amz-meta-cloudtaser-size';
 /** Every part of a multipart object starts with a header of exactly this many bytes. */
 export const PART_HEADER_SIZE = 256;
 export const PART_MAGIC = Buffer.from('CTS3PRT1', 'ascii');
-/** magic (8) + plaintext length (8) + nonce (12) + wrapped-DEK length (2). */
-export const PART_HEADER_FIXED_SIZE = 30;
+/** magic (8) + plaintext length (8) + nonce (12) + part number (4) + upload binding (16) + wrapped-DEK length (2). */
+export const PART_HEADER_FIXED_SIZE = 50;
 export const MAX_WRAPPED_DEK_LENGTH = PART_HEADER_SIZE - PART_HEADER_FIXED_SIZE;
+/** S3 numbers parts 1..10000; a body with more parts than that cannot come from a completed upload. */
+export const MAX_PART_NUMBER = 10000;
+/** The first bytes of SHA-256(upload id) that a part header carries to tie the part to its upload. */
+export const UPLOAD_BINDING_SIZE = 16;

@@ -1,9 +1,9 @@
 export {
   AAD_V1,
-  AAD_V1_PART,
   DEK_SIZE,
   FORMAT_V1,
   FORMAT_V1_MULTIPART,
+  MAX_PART_NUMBER,
   MAX_PLAINTEXT_SIZE,
   META_DEK,
   META_FORMAT,
@@ -15,6 +15,7 @@ export {
   SEALED_SEGMENT_SIZE,
   SEGMENT_SIZE,
   TAG_SIZE,
+  UPLOAD_BINDING_SIZE,
 } from './constants.ts';
 export { ENVELOPE_ERROR_CODES, EnvelopeError, type EnvelopeErrorCode, isEnvelopeError } from './errors.ts';
 export {
@@ -27,13 +28,25 @@ export {
   readEnvelope,
   type StoredEnvelope,
 } from './metadata.ts';
+export {
+  createMultipartOpenStream,
+  discoverPartLayout,
+  type FetchHeader,
+  type LayoutPart,
+  type MultipartOpenOptions,
+  type PartLayout,
+  planMultipartRead,
+} from './multipart.ts';
 export { segmentNonce } from './nonce.ts';
 export { createOpenStream, type OpenOptions } from './open.ts';
-export { decodePartHeader, encodePartHeader, type PartHeader } from './part-header.ts';
-export { createSealStream, type SealOptions } from './seal.ts';
+export { decodePartHeader, encodePartHeader, type PartHeader, uploadBinding } from './part-header.ts';
+export { createPartSealStream, createSealStream, type PartSealOptions, type SealOptions } from './seal.ts';
+export { SegmentOpener, type SegmentOpenerOptions } from './segment-opener.ts';
 export {
   assertStoredSize,
   ciphertextSize,
+  maxPartPlaintextSize,
+  multipartListingPlaintextSize,
   partCiphertextSize,
   partPlaintextSize,
   plaintextSize,

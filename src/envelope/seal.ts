@@ -3,6 +3,7 @@ import { Transform, type TransformCallback } from 'node:stream';
 import { AAD_V1, DEK_SIZE, NONCE_SIZE, SEGMENT_SIZE } from './constants.ts';
 import { EnvelopeError } from './errors.ts';
 import { segmentNonce } from './nonce.ts';
+import { encodePartHeader, type PartHeader } from './part-header.ts';
 import { segmentCount } from './size.ts';
 
 export type SealOptions = {
@@ -10,13 +11,33 @@ export type SealOptions = {
   nonce: Buffer;
   /** When given, input of any other length fails with SIZE_MISMATCH, so a declared length never lies. */
   plaintextSize?: number;
-  /** AAD_V1 unless sealing a multipart part (AAD_V1_PART). */
+  /** AAD_V1 unless sealing something else the same way (createPartSealStream uses the part header). */
   aad?: Buffer;
 };
 
 /** Plaintext in, sealed segments out; holds at most one segment of plaintext. */
 export function createSealStream(options: SealOptions): Transform {
   return new SealStream(options);
+}
+
+export type PartSealOptions = { dek: Buffer; header: PartHeader };
+
+/**
+ * Exactly header.plaintextSize bytes of a part's plaintext in (else SIZE_MISMATCH); out the 256-byte
+ * part header, then the part's segments sealed with that header as their AAD: partCiphertextSize(p)
+ * bytes in all.
+ */
+export function createPartSealStream(options: PartSealOptions): Transform {
+  const header = encodePartHeader(options.header);
+  return new SealStream(
+    {
+      dek: options.dek,
+      nonce: options.header.nonce,
+      plaintextSize: options.header.plaintextSize,
+      aad: header,
+    },
+    Buffer.from(header),
+  );
 }
 
 class SealStream extends Transform {
@@ -29,9 +50,12 @@ class SealStream extends Transform {
   #filled = 0;
   #index = 0;
   #received = 0;
+  // A part header: it goes out once the first input is accepted, so an input refused at once emits nothing.
+  #prefix: Buffer | undefined;
 
-  constructor(options: SealOptions) {
+  constructor(options: SealOptions, prefix?: Buffer) {
     super();
+    this.#prefix = prefix;
     if (options.dek.length !== DEK_SIZE) throw new RangeError(`DEK must be ${DEK_SIZE} bytes`);
     if (options.nonce.length !== NONCE_SIZE) throw new RangeError(`nonce must be ${NONCE_SIZE} bytes`);
     if (options.plaintextSize !== undefined) segmentCount(options.plaintextSize);
@@ -53,6 +77,7 @@ class SealStream extends Transform {
       return;
     }
     try {
+      this.#pushPrefix();
       let offset = 0;
       while (offset < chunk.length) {
         if (this.#filled === SEGMENT_SIZE) {
@@ -88,6 +113,7 @@ class SealStream extends Transform {
       return;
     }
     try {
+      this.#pushPrefix();
       this.#sealSegment(this.#pending.subarray(0, this.#filled), true);
       callback();
     } catch (error) {
@@ -98,6 +124,12 @@ class SealStream extends Transform {
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
     this.#pending.fill(0);
     callback(error);
+  }
+
+  #pushPrefix(): void {
+    if (this.#prefix === undefined) return;
+    this.push(this.#prefix);
+    this.#prefix = undefined;
   }
 
   #sealSegment(plaintext: Buffer, last: boolean): void {

@@ -1,4 +1,5 @@
 import {
+  MAX_PART_NUMBER,
   MAX_PLAINTEXT_SIZE,
   PART_HEADER_SIZE,
   SEALED_SEGMENT_SIZE,
@@ -79,6 +80,56 @@ export function partPlaintextSize(cipherSize: number): number {
     );
   }
   return plaintextSize(cipherSize - PART_HEADER_SIZE);
+}
+
+/**
+ * The largest P with C(P) <= cipherSize. C is strictly increasing, so this is exact: a possible stored
+ * size gives its own plaintext size, an impossible one (a final segment of 1..16 bytes) the whole
+ * segments before it.
+ */
+function largestPlaintextWithin(cipherSize: number): number {
+  if (cipherSize >= MAX_CIPHERTEXT_SIZE) return MAX_PLAINTEXT_SIZE;
+  const fullSegments = Math.floor(cipherSize / SEALED_SEGMENT_SIZE);
+  const remainder = cipherSize - fullSegments * SEALED_SEGMENT_SIZE;
+  return fullSegments * SEGMENT_SIZE + Math.max(0, remainder - TAG_SIZE);
+}
+
+/**
+ * The largest part plaintext whose stored part fits in `maxStoredPartSize` bytes (S3 stores parts of
+ * at most 5 GiB), so an UploadPart that would not fit can be refused before its body is read.
+ */
+export function maxPartPlaintextSize(maxStoredPartSize: number): number {
+  if (!Number.isSafeInteger(maxStoredPartSize) || maxStoredPartSize < PART_HEADER_SIZE + TAG_SIZE) {
+    throw new RangeError(
+      `a stored part of at most ${maxStoredPartSize} bytes cannot hold a part header and one tag`,
+    );
+  }
+  return largestPlaintextWithin(maxStoredPartSize - PART_HEADER_SIZE);
+}
+
+/**
+ * The plaintext size a listing shows for a multipart object from what a listing has: the stored size
+ * and the part count (the `-N` of its ETag). The stored size is 256 * N + sum of C(p_i); this returns
+ * the largest P with C(P) <= storedSize - 256 * N. That is exact when every part but the last holds a
+ * whole number of segments (the usual SDK part sizes: 5 MiB, 8 MiB, ...); otherwise each part boundary
+ * inside a segment adds at most one tag that the rule counts as plaintext, so it is at most
+ * 16 * (N - 1) bytes above the true size and never below it (docs/FORMAT.md section 9.6).
+ */
+export function multipartListingPlaintextSize(storedSize: number, partCount: number): number {
+  if (!Number.isSafeInteger(partCount) || partCount < 1 || partCount > MAX_PART_NUMBER) {
+    throw new EnvelopeError('SIZE_IMPOSSIBLE', `part count ${partCount} is not in 1..${MAX_PART_NUMBER}`);
+  }
+  const sealed = storedSize - PART_HEADER_SIZE * partCount;
+  if (!Number.isSafeInteger(storedSize) || sealed < TAG_SIZE * partCount || sealed > MAX_CIPHERTEXT_SIZE) {
+    throw new EnvelopeError(
+      'SIZE_IMPOSSIBLE',
+      `stored size ${storedSize} cannot hold ${partCount} part headers and their segments`,
+    );
+  }
+  // One part is a single segment sequence, whose gaps in the size function are real; two or more
+  // parts reach every size from 16 * N on.
+  if (partCount === 1) return plaintextSize(sealed);
+  return largestPlaintextWithin(sealed);
 }
 
 /**

@@ -44,9 +44,11 @@ H = 256
 
 # Sections 5.3 and 9.2.
 AAD = b"cloudtaser-s3/v1"
-AAD_PART = b"cloudtaser-s3/v1/part"
 PART_MAGIC = b"CTS3PRT1"
-MAX_PART_DEK = 226
+PART_FIXED = 50
+MAX_PART_DEK = H - PART_FIXED
+MAX_PART_NUMBER = 10000
+BINDING = 16
 
 # Section 7.
 PREFIX = "x-amz-meta-cloudtaser-"
@@ -156,6 +158,10 @@ def read_envelope(headers: dict) -> Optional[dict]:
 
 
 # Section 9.2.
+def upload_binding(upload_id: str) -> bytes:
+    return hashlib.sha256(upload_id.encode("utf-8")).digest()[:BINDING]
+
+
 def parse_part_header(header: bytes) -> dict:
     if header[0:8] != PART_MAGIC:
         raise FormatError("PART_HEADER_INVALID", "magic is not CTS3PRT1")
@@ -163,21 +169,76 @@ def parse_part_header(header: bytes) -> dict:
     if p > MAX_P:
         raise FormatError("PART_HEADER_INVALID", f"part size {p} is above {MAX_P}")
     nonce = header[16:28]
-    k = int.from_bytes(header[28:30], "big")
+    number = int.from_bytes(header[28:32], "big")
+    if not 1 <= number <= MAX_PART_NUMBER:
+        raise FormatError("PART_HEADER_INVALID", f"part number {number} is outside 1..{MAX_PART_NUMBER}")
+    binding = header[32:48]
+    k = int.from_bytes(header[48:50], "big")
     if not 1 <= k <= MAX_PART_DEK:
         raise FormatError("PART_HEADER_INVALID", f"wrapped DEK length {k} is outside 1..{MAX_PART_DEK}")
-    dek = header[30 : 30 + k]
+    dek = header[PART_FIXED : PART_FIXED + k]
     if not VISIBLE_RE.fullmatch(dek):
         raise FormatError("PART_HEADER_INVALID", "wrapped DEK has bytes outside 0x21..0x7e")
-    if any(header[30 + k :]):
+    if any(header[PART_FIXED + k : H]):
         raise FormatError("PART_HEADER_INVALID", "padding is not zero")
-    return {"size": p, "nonce": nonce, "wrapped_dek": dek.decode("ascii")}
+    return {
+        "size": p,
+        "nonce": nonce,
+        "number": number,
+        "binding": binding,
+        "wrapped_dek": dek.decode("ascii"),
+        "aad": bytes(header[:H]),
+    }
 
 
-def encode_part_header(wrapped_dek: str, nonce: bytes, p: int) -> bytes:
+def check_part_position(part: dict, k: int, first_binding: Optional[bytes]) -> None:
+    """Section 9.3 step 4: the k-th part carries number k and part 1's upload binding."""
+    if part["number"] != k:
+        raise FormatError("PART_ORDER", f"part {k} of the body carries part number {part['number']}")
+    if first_binding is not None and part["binding"] != first_binding:
+        raise FormatError("PART_UPLOAD_MISMATCH", f"part {k} belongs to another upload than part 1")
+
+
+def encode_part_header(wrapped_dek: str, nonce: bytes, p: int, number: int, binding: bytes) -> bytes:
     dek = wrapped_dek.encode("ascii")
-    header = PART_MAGIC + p.to_bytes(8, "big") + nonce + len(dek).to_bytes(2, "big") + dek
+    header = (
+        PART_MAGIC + p.to_bytes(8, "big") + nonce + number.to_bytes(4, "big") + binding + len(dek).to_bytes(2, "big") + dek
+    )
     return header + b"\x00" * (H - len(header))
+
+
+# Section 9.4.
+def locate_parts(length: int, read_at: Callable[[int], bytes]) -> list[dict]:
+    """Walks the part headers of a stored body of `length` bytes without reading part bodies."""
+    parts: list[dict] = []
+    offset = 0
+    while offset < length or not parts:
+        if length - offset < H:
+            raise FormatError("TRUNCATED", f"stored data ends inside the header of part {len(parts) + 1}")
+        if len(parts) == MAX_PART_NUMBER:
+            raise FormatError("PART_ORDER", f"the body continues after part {MAX_PART_NUMBER}")
+        part = parse_part_header(read_at(offset))
+        check_part_position(part, len(parts) + 1, parts[0]["binding"] if parts else None)
+        part["offset"] = offset
+        part["stored"] = H + stored_size(part["size"])
+        if offset + part["stored"] > length:
+            raise FormatError("TRUNCATED", f"part {len(parts) + 1} extends past the end of the stored data")
+        parts.append(part)
+        offset += part["stored"]
+    return parts
+
+
+# Section 9.6.
+def listing_plaintext_size(c: int, n: int) -> int:
+    if not 1 <= n <= MAX_PART_NUMBER:
+        raise FormatError("SIZE_IMPOSSIBLE", f"part count {n} is outside 1..{MAX_PART_NUMBER}")
+    x = c - H * n
+    if x < T * n or x > MAX_C:
+        raise FormatError("SIZE_IMPOSSIBLE", f"stored size {c} cannot hold {n} parts")
+    if n == 1:
+        return plaintext_size(x)
+    q, r = divmod(x, B)
+    return q * S + max(0, r - T)
 
 
 class Source:
@@ -247,6 +308,7 @@ def decode_multipart(source: Source, unwrap: Unwrap, release: Release) -> None:
     """Section 9.3."""
     held: Optional[bytes] = None
     parts = 0
+    first_binding: Optional[bytes] = None
     while True:
         header = source.read_exact(H)
         if not header and parts > 0:
@@ -256,11 +318,14 @@ def decode_multipart(source: Source, unwrap: Unwrap, release: Release) -> None:
         if len(header) < H:
             raise FormatError("TRUNCATED", f"stored data ended inside the header of part {parts + 1}")
         part = parse_part_header(header)
+        check_part_position(part, parts + 1, first_binding)
+        if first_binding is None:
+            first_binding = part["binding"]
         if held:
             release(held)
         held = None
         dek = check_dek(unwrap(part["wrapped_dek"]))
-        held = open_segments(source, dek, part["nonce"], part["size"], AAD_PART, release)
+        held = open_segments(source, dek, part["nonce"], part["size"], part["aad"], release)
         parts += 1
 
 
@@ -305,8 +370,12 @@ def build_stored(vector: dict, by_name: dict, cache: dict) -> bytes:
         for part in vector["parts"]:
             plaintext = vector_plaintext(part["plaintext"])
             nonce = bytes.fromhex(part["nonce"])
-            pieces.append(encode_part_header(part["wrapped_dek"], nonce, len(plaintext)))
-            pieces.append(seal_segments(bytes.fromhex(unwrap[part["wrapped_dek"]]), nonce, plaintext, AAD_PART))
+            binding = upload_binding(part["upload_id"])
+            if binding.hex() != part["upload_binding"]:
+                raise ValueError(f"{name}: upload binding of {part['upload_id']!r} is not {part['upload_binding']}")
+            header = encode_part_header(part["wrapped_dek"], nonce, len(plaintext), part["part_number"], binding)
+            pieces.append(header)
+            pieces.append(seal_segments(bytes.fromhex(unwrap[part["wrapped_dek"]]), nonce, plaintext, header))
         stored = b"".join(pieces)
     elif "from" in spec:
         base = build_stored(by_name[spec["from"]], by_name, cache)
@@ -384,6 +453,31 @@ def check_vectors(path: str) -> int:
         got = segment_nonce(bytes.fromhex(v["object_nonce"]), v["index"], v["last"]).hex()
         if got != v["segment_nonce"]:
             fail(f"nonce {v['index']}", f"expected {v['segment_nonce']}, got {got}")
+    for v in data["upload_binding_vectors"]:
+        checked += 1
+        got = upload_binding(v["upload_id"]).hex()
+        if got != v["upload_binding"]:
+            fail(f"binding {v['upload_id']!r}", f"expected {v['upload_binding']}, got {got}")
+    for v in data["multipart_size_vectors"]:
+        checked += 1
+        sizes = v["part_plaintext_sizes"]
+        if isinstance(sizes, dict):
+            sizes = [sizes["repeat"]] * sizes["count"]
+        n = len(sizes)
+        c = sum(H + stored_size(p) for p in sizes)
+        listing = listing_plaintext_size(c, n)
+        if (n, c, sum(sizes), listing) != (v["part_count"], v["stored_size"], v["plaintext_size"], v["listing_plaintext_size"]):
+            fail(f"multipart size {v['stored_size']}/{v['part_count']}", f"got stored {c}, listing {listing}")
+        if not 0 <= listing - sum(sizes) <= T * (n - 1):
+            fail(f"multipart size {v['stored_size']}/{v['part_count']}", "listing size outside the documented bound")
+    for v in data["impossible_multipart_sizes"]:
+        checked += 1
+        try:
+            listing_plaintext_size(v["stored_size"], v["part_count"])
+            fail(f"impossible multipart size {v['stored_size']}/{v['part_count']}", "was accepted")
+        except FormatError as error:
+            if error.code != "SIZE_IMPOSSIBLE":
+                fail(f"impossible multipart size {v['stored_size']}/{v['part_count']}", error.code)
 
     vectors = data["object_vectors"] + data["multipart_vectors"]
     by_name = {v["name"]: v for v in vectors}
@@ -420,13 +514,23 @@ def check_vectors(path: str) -> int:
         if outcome in ("success", "payload failure"):
             envelope = read_envelope(vector["metadata"])
             length_code = None
+            layout_code = None
             if envelope and envelope["format"] == "v1":
                 try:
                     check_stored_length(envelope["size"], len(stored))
                 except FormatError as error:
                     length_code = error.code
+            if envelope and envelope["format"] == "v1-multipart":
+                try:
+                    located = locate_parts(len(stored), lambda offset: stored[offset : offset + H])
+                    if outcome == "success" and sum(part["size"] for part in located) != len(released):
+                        fail(name, "the located parts do not add up to the plaintext size")
+                except FormatError as error:
+                    layout_code = error.code
             if length_code != vector.get("length_check_error"):
                 fail(name, f"length check gave {length_code}, expected {vector.get('length_check_error')}")
+            if layout_code != vector.get("layout_error"):
+                fail(name, f"locating the parts gave {layout_code}, expected {vector.get('layout_error')}")
 
     for failure in failures:
         print(f"FAIL {failure}")

@@ -41,10 +41,15 @@ describe('independent Python decoder (written from docs/FORMAT.md alone)', () =>
   it('passes every frozen vector', async () => {
     const run = await runDecoder(['vectors', vectorsPath]);
     assert.equal(run.code, 0, `${run.stdout}\n${run.stderr}`);
-    assert.match(run.stdout, /\d+ checks, 0 failed \(59 object vectors\)/);
+    assert.match(run.stdout, /\d+ checks, 0 failed \(76 object vectors\)/);
   });
 
-  async function withEdit(edit: (file: { object_vectors: Array<Record<string, unknown>> }) => void) {
+  type VectorFile = {
+    object_vectors: Array<Record<string, unknown>>;
+    multipart_vectors: Array<Record<string, unknown>>;
+  };
+
+  async function withEdit(edit: (file: VectorFile) => void) {
     const file = JSON.parse(await readFile(vectorsPath, 'utf8'));
     edit(file);
     const path = join(scratch, `edited-${Math.random().toString(16).slice(2)}.json`);
@@ -52,8 +57,8 @@ describe('independent Python decoder (written from docs/FORMAT.md alone)', () =>
     return runDecoder(['vectors', path]);
   }
 
-  function vectorNamed(file: { object_vectors: Array<Record<string, unknown>> }, name: string) {
-    const vector = file.object_vectors.find((v) => v.name === name);
+  function vectorNamed(file: VectorFile, name: string) {
+    const vector = [...file.object_vectors, ...file.multipart_vectors].find((v) => v.name === name);
     assert.ok(vector, name);
     return vector;
   }
@@ -85,6 +90,23 @@ describe('independent Python decoder (written from docs/FORMAT.md alone)', () =>
     });
     assert.equal(run.code, 1);
     assert.match(run.stdout, /FAIL segments-swapped: expected success, got payload failure/);
+  });
+
+  it('fails when a multipart vector’s part order, binding or located-layout outcome is declared wrongly', async () => {
+    const run = await withEdit((file) => {
+      vectorNamed(file, 'parts-2-3-swapped').error = 'SEGMENT_AUTH_FAILED';
+      vectorNamed(file, 'part-1-binding-changed').layout_error = 'SEGMENT_AUTH_FAILED';
+      vectorNamed(file, 'part-2-nonce-changed').layout_error = 'PART_ORDER';
+      vectorNamed(file, 'part-2-from-another-upload').expect = 'success';
+    });
+    assert.equal(run.code, 1);
+    assert.match(run.stdout, /FAIL parts-2-3-swapped: expected SEGMENT_AUTH_FAILED, got PART_ORDER/);
+    assert.match(run.stdout, /FAIL part-1-binding-changed: locating the parts gave PART_UPLOAD_MISMATCH/);
+    assert.match(run.stdout, /FAIL part-2-nonce-changed: locating the parts gave None/);
+    assert.match(
+      run.stdout,
+      /FAIL part-2-from-another-upload: expected success, got payload failure \(PART_UPLOAD_MISMATCH\)/,
+    );
   });
 
   it('exits 2 with usage when the s3 mode lacks its arguments', async () => {

@@ -4,11 +4,12 @@ import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { describe, it } from 'node:test';
 import {
-  AAD_V1_PART,
   ciphertextSize,
   createOpenStream,
   createSealStream,
   EnvelopeError,
+  encodePartHeader,
+  uploadBinding,
 } from '../../../src/envelope/index.ts';
 import { CHUNKINGS, open, pattern, run, S, seal, split } from './support.ts';
 
@@ -36,14 +37,24 @@ describe('seal then open', () => {
     });
   }
 
-  it('seals a multipart part under its own AAD, which the single-part AAD does not open', async () => {
+  it('seals under another AAD (a part header) segments that the single-part AAD does not open, nor the reverse', async () => {
     const plaintext = pattern(S + 3);
-    const sealed = await seal(plaintext, { dek, nonce, aad: AAD_V1_PART });
-    const asPart = await open(sealed, { dek, nonce, plaintextSize: plaintext.length, aad: AAD_V1_PART });
+    const header = encodePartHeader({
+      wrappedDek: 'vault:v1:x',
+      nonce,
+      plaintextSize: plaintext.length,
+      partNumber: 1,
+      uploadBinding: uploadBinding('upload'),
+    });
+    const sealed = await seal(plaintext, { dek, nonce, aad: header });
+    const asPart = await open(sealed, { dek, nonce, plaintextSize: plaintext.length, aad: header });
     assert.ok(asPart.output.equals(plaintext));
     const asObject = await open(sealed, { dek, nonce, plaintextSize: plaintext.length });
     assert.ok(isCode(asObject.error, 'SEGMENT_AUTH_FAILED'));
     assert.equal(asObject.output.length, 0);
+    const object = await seal(plaintext, { dek, nonce });
+    const objectAsPart = await open(object, { dek, nonce, plaintextSize: plaintext.length, aad: header });
+    assert.ok(isCode(objectAsPart.error, 'SEGMENT_AUTH_FAILED'));
   });
 
   it('produces different ciphertext under a different nonce', async () => {

@@ -4,7 +4,10 @@ import {
   assertStoredSize,
   ciphertextSize,
   EnvelopeError,
+  MAX_PART_NUMBER,
   MAX_PLAINTEXT_SIZE,
+  maxPartPlaintextSize,
+  multipartListingPlaintextSize,
   PART_HEADER_SIZE,
   partCiphertextSize,
   partPlaintextSize,
@@ -112,6 +115,92 @@ describe('multipart part sizes', () => {
   it('refuses part sizes too small for a header and a tag, or with an impossible sealed remainder', () => {
     throwsCode(() => partPlaintextSize(271), 'SIZE_IMPOSSIBLE');
     throwsCode(() => partPlaintextSize(256 + B + 1), 'SIZE_IMPOSSIBLE');
+  });
+});
+
+describe('maxPartPlaintextSize', () => {
+  it('gives 5367398448 for S3’s 5 GiB part limit: its part fills 5 GiB exactly', () => {
+    const limit = 5 * 2 ** 30;
+    assert.equal(maxPartPlaintextSize(limit), 5367398448);
+    assert.equal(partCiphertextSize(5367398448), limit);
+  });
+
+  it('is the largest p whose stored part fits, also where the size function has gaps', () => {
+    const limits = [272, 273, 300, PART_HEADER_SIZE + B - 1, PART_HEADER_SIZE + B];
+    for (let r = 0; r <= 20; r++) limits.push(PART_HEADER_SIZE + 2 * B + r, PART_HEADER_SIZE + 1000 * B + r);
+    limits.push(5 * 2 ** 30 - 1, 5 * 2 ** 30 + 1, 2 ** 53 - 1);
+    for (const limit of limits) {
+      const p = maxPartPlaintextSize(limit);
+      assert.ok(partCiphertextSize(p) <= limit, `${limit}: p = ${p} fits`);
+      if (p < MAX_PLAINTEXT_SIZE) assert.ok(partCiphertextSize(p + 1) > limit, `${limit}: p + 1 does not`);
+    }
+  });
+
+  it('refuses a limit that cannot hold a part header and one tag', () => {
+    assert.equal(maxPartPlaintextSize(272), 0);
+    assert.throws(() => maxPartPlaintextSize(271), RangeError);
+    assert.throws(() => maxPartPlaintextSize(Number.NaN), RangeError);
+  });
+});
+
+describe('multipartListingPlaintextSize', () => {
+  const stored = (sizes: number[]) => sizes.reduce((sum, p) => sum + partCiphertextSize(p), 0);
+  const total = (sizes: number[]) => sizes.reduce((sum, p) => sum + p, 0);
+  const MiB = 2 ** 20;
+
+  it('is exact when every part but the last holds whole segments (5 MiB, 8 MiB parts, an empty last part)', () => {
+    for (const sizes of [
+      [0],
+      [1],
+      [5 * MiB, 5 * MiB, 5 * MiB, 1],
+      [8 * MiB, 8 * MiB, 3 * MiB + 7],
+      [8 * MiB, 8 * MiB, 0],
+      [S, S, S, S],
+      Array.from({ length: MAX_PART_NUMBER }, () => 5 * MiB),
+    ]) {
+      assert.equal(
+        multipartListingPlaintextSize(stored(sizes), sizes.length),
+        total(sizes),
+        `${sizes.length} parts`,
+      );
+    }
+  });
+
+  it('is exact for one part of any size, which is plaintextSize after the header', () => {
+    for (const p of [0, 1, S - 1, S, S + 1, 5_000_000]) {
+      assert.equal(multipartListingPlaintextSize(partCiphertextSize(p), 1), p);
+    }
+  });
+
+  it('is otherwise never below the true size and at most 16 bytes per part but the last above it', () => {
+    let state = 12345;
+    const next = (max: number) => {
+      state = (state * 1103515245 + 12345) % 2 ** 31;
+      return state % max;
+    };
+    for (let round = 0; round < 2000; round++) {
+      const count = 1 + next(12);
+      const sizes = Array.from({ length: count }, () => (next(3) === 0 ? next(3 * S) : 5_000_000 + next(S)));
+      const listing = multipartListingPlaintextSize(stored(sizes), count);
+      const error = listing - total(sizes);
+      assert.ok(error >= 0 && error <= 16 * (count - 1), `${sizes}: off by ${error}`);
+    }
+    // The worst case: every part one byte, each with its own tag.
+    assert.equal(multipartListingPlaintextSize(stored([1, 1, 1]), 3), 3 + 32);
+    // 5,000,000-byte parts (boto3 with that chunk size): 16 bytes too many per part before the last.
+    const unaligned = [5_000_000, 5_000_000, 5_000_000, 1];
+    assert.equal(multipartListingPlaintextSize(stored(unaligned), 4), total(unaligned) + 48);
+  });
+
+  it('refuses with SIZE_IMPOSSIBLE what no object of that many parts can be', () => {
+    throwsCode(() => multipartListingPlaintextSize(271, 1), 'SIZE_IMPOSSIBLE');
+    throwsCode(() => multipartListingPlaintextSize(543, 2), 'SIZE_IMPOSSIBLE');
+    throwsCode(() => multipartListingPlaintextSize(PART_HEADER_SIZE + B + 1, 1), 'SIZE_IMPOSSIBLE');
+    throwsCode(() => multipartListingPlaintextSize(272, 0), 'SIZE_IMPOSSIBLE');
+    throwsCode(() => multipartListingPlaintextSize(272 * 10001, 10001), 'SIZE_IMPOSSIBLE');
+    throwsCode(() => multipartListingPlaintextSize(1.5, 1), 'SIZE_IMPOSSIBLE');
+    // With two parts the gaps of the size function close: S - 15 bytes and an empty part, say.
+    assert.equal(multipartListingPlaintextSize(2 * PART_HEADER_SIZE + B + 1, 2), S);
   });
 });
 

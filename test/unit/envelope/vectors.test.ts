@@ -2,21 +2,25 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import {
-  AAD_V1_PART,
   assertStoredSize,
   ciphertextSize,
-  decodePartHeader,
+  createMultipartOpenStream,
+  createPartSealStream,
+  discoverPartLayout,
   EnvelopeError,
-  encodePartHeader,
   META_DEK,
   META_NONCE,
+  multipartListingPlaintextSize,
   PART_HEADER_SIZE,
+  type PartLayout,
+  partCiphertextSize,
   plaintextSize,
+  planMultipartRead,
   readEnvelope,
-  segmentCount,
   segmentNonce,
+  uploadBinding,
 } from '../../../src/envelope/index.ts';
-import { CHUNKINGS, open, S, seal, sha256 } from './support.ts';
+import { CHUNKINGS, open, run, S, seal, sha256 } from './support.ts';
 
 type PlaintextSpec = { hex: string } | { pattern: string; length: number };
 type Piece = [number, number] | { hex: string };
@@ -36,13 +40,22 @@ type Vector = {
   metadata: Record<string, string>;
   unwrap: Record<string, string>;
   plaintext?: PlaintextSpec;
-  parts?: Array<{ wrapped_dek: string; nonce: string; plaintext: PlaintextSpec; stored_length: number }>;
+  parts?: Array<{
+    part_number: number;
+    upload_id: string;
+    upload_binding: string;
+    wrapped_dek: string;
+    nonce: string;
+    plaintext: PlaintextSpec;
+    stored_length: number;
+  }>;
   plaintext_sha256?: string;
   stored: StoredSpec;
   stored_length: number;
   stored_sha256: string;
   error?: string;
   length_check_error?: string;
+  layout_error?: string;
   released_length?: number;
   released_sha256?: string;
 };
@@ -53,6 +66,15 @@ type VectorFile = {
   nonce_vectors: Array<{ object_nonce: string; index: number; last: boolean; segment_nonce: string }>;
   object_vectors: Vector[];
   multipart_vectors: Vector[];
+  upload_binding_vectors: Array<{ upload_id: string; upload_binding: string }>;
+  multipart_size_vectors: Array<{
+    part_plaintext_sizes: number[] | { repeat: number; count: number };
+    part_count: number;
+    stored_size: number;
+    plaintext_size: number;
+    listing_plaintext_size: number;
+  }>;
+  impossible_multipart_sizes: Array<{ stored_size: number; part_count: number }>;
 };
 
 const file = JSON.parse(
@@ -94,9 +116,23 @@ async function storedOf(vector: Vector): Promise<Buffer> {
     const pieces: Buffer[] = [];
     for (const part of vector.parts ?? []) {
       const plaintext = plaintextOf(part.plaintext);
-      const nonce = Buffer.from(part.nonce, 'hex');
-      pieces.push(encodePartHeader({ wrappedDek: part.wrapped_dek, nonce, plaintextSize: plaintext.length }));
-      pieces.push(await seal(plaintext, { dek: dekFor(vector, part.wrapped_dek), nonce, aad: AAD_V1_PART }));
+      const binding = uploadBinding(part.upload_id);
+      assert.equal(binding.toString('hex'), part.upload_binding, `${vector.name}: upload binding`);
+      const header = {
+        wrappedDek: part.wrapped_dek,
+        nonce: Buffer.from(part.nonce, 'hex'),
+        plaintextSize: plaintext.length,
+        partNumber: part.part_number,
+        uploadBinding: binding,
+      };
+      const sealed = await run(
+        [plaintext],
+        createPartSealStream({ dek: dekFor(vector, part.wrapped_dek), header }),
+      );
+      assert.equal(sealed.error, undefined);
+      assert.equal(sealed.output.length, part.stored_length);
+      assert.equal(sealed.output.length, partCiphertextSize(plaintext.length));
+      pieces.push(sealed.output);
     }
     stored = Buffer.concat(pieces);
   } else {
@@ -119,44 +155,44 @@ async function storedOf(vector: Vector): Promise<Buffer> {
   return stored;
 }
 
-type Decoded = { outcome: Vector['expect']; code?: string; released: Buffer };
+type Decoded = { outcome: Vector['expect']; code?: string; released: Buffer; layoutError?: string };
 
-async function decodeMultipart(vector: Vector, stored: Buffer): Promise<Decoded> {
-  const released: Buffer[] = [];
-  let held: Buffer | undefined;
-  let offset = 0;
-  let parts = 0;
+/**
+ * Reads a multipart vector as the proxy does (FORMAT.md section 9.4): locate the parts from the stored
+ * length and their headers, then stream the whole body through createMultipartOpenStream.
+ */
+async function decodeMultipart(vector: Vector, stored: Buffer, pieces?: Buffer[]): Promise<Decoded> {
+  let layout: PartLayout;
   try {
-    for (;;) {
-      if (offset === stored.length && parts > 0) {
-        if (held) released.push(held);
-        return { outcome: 'success', released: Buffer.concat(released) };
-      }
-      const header = decodePartHeader(stored.subarray(offset));
-      if (held) released.push(held);
-      held = undefined;
-      offset += PART_HEADER_SIZE;
-      const sealedLength = ciphertextSize(header.plaintextSize);
-      const opened = await open(stored.subarray(offset, offset + sealedLength), {
-        dek: dekFor(vector, header.wrappedDek),
-        nonce: header.nonce,
-        plaintextSize: header.plaintextSize,
-        aad: AAD_V1_PART,
-      });
-      if (opened.error) {
-        released.push(opened.output);
-        throw opened.error;
-      }
-      const finalStart = (segmentCount(header.plaintextSize) - 1) * S;
-      released.push(opened.output.subarray(0, finalStart));
-      held = opened.output.subarray(finalStart);
-      offset += sealedLength;
-      parts += 1;
-    }
+    layout = await discoverPartLayout(stored.length, async (offset) =>
+      stored.subarray(offset, offset + PART_HEADER_SIZE),
+    );
   } catch (error) {
     assert.ok(error instanceof EnvelopeError, String(error));
-    return { outcome: 'payload failure', code: error.code, released: Buffer.concat(released) };
+    return {
+      outcome: 'payload failure',
+      code: error.code,
+      released: Buffer.alloc(0),
+      layoutError: error.code,
+    };
   }
+  const end = layout.plainSize - 1;
+  assert.deepEqual(planMultipartRead(layout, 0, end), {
+    cipherStart: 0,
+    cipherEndInclusive: stored.length - 1,
+  });
+  const opened = await run(
+    pieces ?? (stored.length === 0 ? [] : [stored]),
+    createMultipartOpenStream({
+      layout,
+      start: 0,
+      endInclusive: end,
+      dataKey: async (part) => dekFor(vector, part.header.wrappedDek),
+    }),
+  );
+  if (opened.error === undefined) return { outcome: 'success', released: opened.output };
+  assert.ok(opened.error instanceof EnvelopeError, String(opened.error));
+  return { outcome: 'payload failure', code: opened.error.code, released: opened.output };
 }
 
 async function decode(vector: Vector, stored: Buffer, pieces?: Buffer[]): Promise<Decoded> {
@@ -168,7 +204,7 @@ async function decode(vector: Vector, stored: Buffer, pieces?: Buffer[]): Promis
     return { outcome: 'envelope failure', code: error.code, released: Buffer.alloc(0) };
   }
   if (envelope === undefined) return { outcome: 'no envelope', released: stored };
-  if (envelope.format === 'v1-multipart') return decodeMultipart(vector, stored);
+  if (envelope.format === 'v1-multipart') return decodeMultipart(vector, stored, pieces);
   const opened = await open(
     stored,
     {
@@ -201,6 +237,35 @@ describe('frozen format-v1 vectors', () => {
     }
   });
 
+  it('agrees with the upload binding', () => {
+    for (const v of file.upload_binding_vectors) {
+      assert.equal(uploadBinding(v.upload_id).toString('hex'), v.upload_binding, v.upload_id);
+    }
+  });
+
+  it('agrees with the multipart listing size rule and its impossible sizes', () => {
+    for (const v of file.multipart_size_vectors) {
+      const sizes = Array.isArray(v.part_plaintext_sizes)
+        ? v.part_plaintext_sizes
+        : Array.from(
+            { length: v.part_plaintext_sizes.count },
+            () => (v.part_plaintext_sizes as { repeat: number }).repeat,
+          );
+      assert.equal(sizes.length, v.part_count);
+      assert.equal(
+        sizes.reduce((sum, p) => sum + partCiphertextSize(p), 0),
+        v.stored_size,
+      );
+      assert.equal(multipartListingPlaintextSize(v.stored_size, v.part_count), v.listing_plaintext_size);
+    }
+    for (const v of file.impossible_multipart_sizes) {
+      assert.throws(
+        () => multipartListingPlaintextSize(v.stored_size, v.part_count),
+        (e: unknown) => e instanceof EnvelopeError && e.code === 'SIZE_IMPOSSIBLE',
+      );
+    }
+  });
+
   it('agrees with the nonce derivation', () => {
     for (const v of file.nonce_vectors) {
       assert.equal(
@@ -217,6 +282,8 @@ describe('frozen format-v1 vectors', () => {
       'ENVELOPE_BAD_FIELD',
       'ENVELOPE_UNKNOWN_FORMAT',
       'PART_HEADER_INVALID',
+      'PART_ORDER',
+      'PART_UPLOAD_MISMATCH',
       'SEGMENT_AUTH_FAILED',
       'TRUNCATED',
       'TRAILING_DATA',
@@ -247,6 +314,10 @@ describe('frozen format-v1 vectors', () => {
         assert.equal(decoded.outcome, vector.expect, `${chunking}: ${decoded.code ?? ''}`);
         if (vector.expect === 'success') {
           assert.equal(sha256(decoded.released), vector.plaintext_sha256, chunking);
+        } else if (decoded.layoutError !== undefined || vector.layout_error !== undefined) {
+          // Locating the parts fails before the body: nothing is released (section 9.4).
+          assert.equal(decoded.layoutError, vector.layout_error, chunking);
+          assert.equal(decoded.released.length, 0, chunking);
         } else if (vector.expect !== 'no envelope') {
           assert.equal(decoded.code, vector.error, chunking);
           assert.equal(decoded.released.length, vector.released_length, chunking);
