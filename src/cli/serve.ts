@@ -1,10 +1,12 @@
 import type { Config } from '../config/index.ts';
+import { VaultKeyService } from '../kms/key-service.ts';
 import { KeyServiceError } from '../kms/key-wrapper.ts';
 import { TransitKeyWrapper } from '../kms/transit.ts';
-import { KubernetesAuth, StaticTokenAuth } from '../kms/vault-auth.ts';
+import { type AuthEvent, KubernetesAuth, StaticTokenAuth } from '../kms/vault-auth.ts';
 import { VaultClient } from '../kms/vault-client.ts';
 import { createLogger } from '../log.ts';
 import { createProxyHandler } from '../proxy/router.ts';
+import { LayoutCache } from '../proxy/stored-object.ts';
 import { createHealthServer } from '../server/health-server.ts';
 import { createMetrics, vaultCallLabel } from '../server/metrics.ts';
 import { createProxyServer, drain, listen } from '../server/proxy-server.ts';
@@ -29,17 +31,43 @@ export async function serve(config: Config, warnings: readonly string[] = []): P
       metrics.vaultDuration.observe({ call }, seconds);
     },
   });
-  vault.useAuth(
+  // Auth events carry lease lengths and reasons, never tokens.
+  const onAuthEvent = (event: AuthEvent) => {
+    (event.type === 'login' ? metrics.vaultLogins : metrics.vaultRenewals).inc({ outcome: event.outcome });
+    if (event.outcome === 'ok') logger.debug({ leaseSeconds: event.leaseSeconds }, `Vault ${event.type}`);
+    else logger.warn({ reason: event.reason }, `Vault ${event.type} failed`);
+  };
+  const auth =
     config.vault.authMethod === 'token'
-      ? new StaticTokenAuth(config.vault.token ?? '')
+      ? new StaticTokenAuth(config.vault.token ?? '', {
+          lookup: (token) => vault.lookupSelf(token),
+          renew: (token) => vault.renewSelf(token),
+          onEvent: onAuthEvent,
+        })
       : new KubernetesAuth({
           role: config.vault.authRole ?? '',
           mountPath: config.vault.authMountPath,
           jwtPath: config.vault.authTokenPath,
           login: (path, body) => vault.login(path, body),
-        }),
-  );
-  const keys = new TransitKeyWrapper(vault, config.transit);
+          renew: (token) => vault.renewSelf(token),
+          onEvent: onAuthEvent,
+        });
+  vault.useAuth(auth);
+  const keys = new VaultKeyService({
+    transit: new TransitKeyWrapper(vault, config.transit),
+    auth,
+    contact: vault.contact,
+    poolSize: config.keys.poolSize,
+    cache: config.keys.cache,
+    onPoolEvent: (event) => {
+      if (event.type === 'size') metrics.keyPoolKeys.set(event.keys);
+      else if (event.type === 'refill') metrics.keyPoolRefills.inc({ outcome: event.outcome });
+      else if (event.type === 'discard') metrics.keyPoolDiscarded.inc({ reason: event.reason }, event.keys);
+      else metrics.dataKeysIssued.inc({ source: event.waited ? 'waited' : 'pool' });
+    },
+    onCacheLookup: (result) => metrics.keyCacheLookups.inc({ result }),
+    onCacheSize: (entries) => metrics.keyCacheEntries.set(entries),
+  });
   const upstream = new UpstreamClient({
     endpoint: {
       protocol: config.s3.endpoint.protocol,
@@ -57,6 +85,7 @@ export async function serve(config: Config, warnings: readonly string[] = []): P
     createProxyHandler({
       upstream,
       keys,
+      layouts: new LayoutCache(),
       maxObjectSize: config.maxObjectSize,
       unencryptedObjects: config.unencryptedObjects,
       virtualHostDomains: [...config.s3.virtualHostDomains],
@@ -95,6 +124,7 @@ export async function serve(config: Config, warnings: readonly string[] = []): P
     },
     'cloudtaser-s3-proxy listening',
   );
+  keys.start();
   // Not fatal at start: the proxy serves what it can (cached keys later) and /readyz reports the problem.
   keys.checkReady().then(
     () => logger.info('Vault Transit key usable'),
@@ -116,6 +146,8 @@ export async function serve(config: Config, warnings: readonly string[] = []): P
     process.once('SIGINT', () => stop('SIGINT'));
   });
   await drain(proxy, config.shutdownGraceMs);
+  // After the drain no request needs a key: pooled and cached keys are zeroed before the process goes.
+  keys.close();
   await Promise.allSettled([upstream.close(), vault.close()]);
   health.close();
   health.closeAllConnections();

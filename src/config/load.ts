@@ -38,6 +38,11 @@ export interface Config {
     readonly timeoutMs: number;
     readonly maxRetries: number;
   };
+  /** Data keys wrapped ahead of time (0: none) and the cache of unwrapped keys. */
+  readonly keys: {
+    readonly poolSize: number;
+    readonly cache: { readonly enabled: boolean; readonly maxEntries: number; readonly ttlMs: number };
+  };
   readonly transit: { readonly mount: string; readonly key: string };
   readonly maxObjectSize: number;
   readonly unencryptedObjects: UnencryptedObjectPolicy;
@@ -174,6 +179,10 @@ export function loadConfig(env: Env): LoadConfigResult {
     },
     vault,
     transit: { mount: values.transitMount, key: values.transitKey },
+    keys: {
+      poolSize: values.keyPoolSize,
+      cache: { enabled: values.keyCacheEnabled, maxEntries: values.keyCacheSize, ttlMs: values.keyCacheTtl },
+    },
     maxObjectSize: values.maxObjectSize,
     unencryptedObjects: values.unencryptedObjects,
     logLevel: values.logLevel,

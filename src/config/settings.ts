@@ -228,6 +228,46 @@ export const SETTINGS = {
       'Retries of a failed Vault request (with jitter) before the S3 request fails with 503; 0 disables retries.',
     parse: parseNonNegativeInteger(100),
   }),
+  keyPoolSize: defaulted({
+    env: 'CLOUDTASER_S3PROXY_KEY_POOL_SIZE',
+    group: 'Vault',
+    default: '128',
+    valueHint: '<count>',
+    description:
+      'Data keys wrapped ahead of time, in batches of Transit encrypt calls, so that writes do not wait for Vault; ' +
+      'each key is used for exactly one object or part. A pooled key is used only while Vault answered within ' +
+      'the last 10s and nothing failed since; otherwise the write waits for a new batch (503 if Vault is down). ' +
+      '0 wraps every key in its own Vault call.',
+    parse: parseNonNegativeInteger(4096),
+  }),
+  keyCacheEnabled: defaulted({
+    env: 'CLOUDTASER_S3PROXY_KEY_CACHE_ENABLED',
+    group: 'Vault',
+    default: 'true',
+    valueHint: 'true|false',
+    description:
+      'Keep unwrapped data keys in memory so that reading an object again costs no Vault call; ' +
+      'false asks Vault on every read.',
+    parse: parseBoolean,
+  }),
+  keyCacheSize: defaulted({
+    env: 'CLOUDTASER_S3PROXY_KEY_CACHE_SIZE',
+    group: 'Vault',
+    default: '10000',
+    valueHint: '<count>',
+    description: 'Most unwrapped data keys kept (least recently used go first; each takes well under 1 KiB).',
+    parse: parsePositiveInteger('number of keys', 10_000_000),
+  }),
+  keyCacheTtl: defaulted({
+    env: 'CLOUDTASER_S3PROXY_KEY_CACHE_TTL',
+    group: 'Vault',
+    default: '5m',
+    valueHint: '<duration>',
+    description:
+      'How long an unwrapped data key is kept after Vault unwrapped it, however often it is used: also how long ' +
+      'a revoked policy or a raised min_decryption_version may take to stop reads of cached objects.',
+    parse: parseDuration({ allowZero: false }),
+  }),
   maxObjectSize: defaulted({
     env: 'CLOUDTASER_S3PROXY_MAX_OBJECT_SIZE',
     group: 'Proxy behaviour',

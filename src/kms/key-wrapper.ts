@@ -1,26 +1,49 @@
 /**
- * The narrow interface between the proxy and whatever holds the key-encryption key. The proxy only ever
- * asks for a data key to be wrapped or unwrapped; the KEK itself never leaves the key service.
+ * The narrow interface between the proxy and whatever holds the key-encryption key. The proxy asks for a
+ * fresh data key (random, already wrapped) for every object or part it writes, and for a stored wrapped
+ * key to be unwrapped when it reads; the KEK itself never leaves the key service.
  */
 export interface KeyWrapper {
-  wrapKey(dataKey: Buffer): Promise<string>;
+  /**
+   * A fresh random data key and its wrapped form, handed out exactly once: each object (and each multipart
+   * part) gets its own. The caller owns `plaintext` and zeroes it when done with it.
+   */
+  newDataKey(): Promise<DataKey>;
+  /** The data key inside `wrappedKey`. The caller owns the returned buffer and zeroes it when done. */
   unwrapKey(wrappedKey: string): Promise<Buffer>;
   /** Resolves when the key service is reachable, we are authenticated and the key can be used. */
   checkReady(): Promise<void>;
 }
 
+export type DataKey = { readonly plaintext: Buffer; readonly wrapped: string };
+
 /**
  * Why a key operation failed, in the terms the S3 layer needs: `unavailable` is worth retrying (503),
  * `denied` is a permission problem (403), `rejected` means the key service refused this particular
- * wrapped key (wrong key, a version below min_decryption_version, garbage): permanent.
+ * wrapped key (wrong key, garbage): permanent. `retired` is a rejection because the key version that
+ * wrapped it is below the Transit key's `min_decryption_version`: recoverable by an operator (lower the
+ * minimum again), so it is reported as such, with the version.
  */
-export type KeyErrorKind = 'unavailable' | 'denied' | 'rejected';
+export type KeyErrorKind = 'unavailable' | 'denied' | 'rejected' | 'retired';
 
 export class KeyServiceError extends Error {
   readonly kind: KeyErrorKind;
-  constructor(kind: KeyErrorKind, message: string, options?: { cause?: unknown }) {
+  /** For `retired`: the Transit key version that wrapped the data key. */
+  readonly keyVersion: number | undefined;
+  constructor(
+    kind: KeyErrorKind,
+    message: string,
+    options?: { cause?: unknown; keyVersion?: number | undefined },
+  ) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'KeyServiceError';
     this.kind = kind;
+    this.keyVersion = options?.keyVersion;
   }
+}
+
+/** The Transit key version in a wrapped key (`vault:v3:…` → 3), or undefined for anything else. */
+export function wrappedKeyVersion(wrappedKey: string): number | undefined {
+  const match = /^vault:v(\d{1,9}):/.exec(wrappedKey);
+  return match === null ? undefined : Number(match[1]);
 }

@@ -1,8 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Agent } from 'undici';
+import { Agent, errors as undiciErrors } from 'undici';
 import { KeyServiceError } from './key-wrapper.ts';
 import type { VaultAuth } from './vault-auth.ts';
+
+export type VaultCallOutcome = 'ok' | 'denied' | 'rejected' | 'unavailable';
 
 export type VaultClientOptions = {
   addr: string;
@@ -11,25 +13,59 @@ export type VaultClientOptions = {
   skipVerify: boolean;
   timeoutMs: number;
   maxRetries: number;
-  /** Observes every HTTP call to Vault, for metrics. */
-  onCall?: (call: {
-    path: string;
-    outcome: 'ok' | 'denied' | 'rejected' | 'unavailable';
-    seconds: number;
-  }) => void;
+  /** Observes every HTTP call to Vault (each retry too), for metrics. */
+  onCall?: (call: { path: string; outcome: VaultCallOutcome; seconds: number }) => void;
 };
+
+/** A Vault token and its lease as Vault reported it: `leaseSeconds` 0 means it does not expire. */
+export type TokenGrant = { token: string; leaseSeconds: number; renewable: boolean };
 
 type VaultReply = {
   status: number;
   body: { data?: Record<string, unknown>; auth?: Record<string, unknown>; errors?: string[] };
 };
 
+/**
+ * What the client has lately seen of Vault: the last answer, and the last sign of trouble (a call that got
+ * no usable answer, a refusal, or a connection Vault or the network closed under us). Writes that would
+ * use a data key wrapped earlier ask this whether Vault is known to be there right now (see key-pool.ts).
+ */
+export class VaultContact {
+  #lastAnswerAt = Number.NEGATIVE_INFINITY;
+  #lastTroubleAt = Number.NEGATIVE_INFINITY;
+  readonly #now: () => number;
+
+  constructor(now: () => number = () => performance.now()) {
+    this.#now = now;
+  }
+
+  answered(): void {
+    this.#lastAnswerAt = this.#now();
+  }
+
+  trouble(): void {
+    this.#lastTroubleAt = this.#now();
+  }
+
+  /** True when Vault's last word was an answer, given less than `withinMs` ago, and nothing went wrong since. */
+  healthy(withinMs: number): boolean {
+    return this.#lastAnswerAt > this.#lastTroubleAt && this.#now() - this.#lastAnswerAt <= withinMs;
+  }
+
+  /** Milliseconds since Vault last answered (Infinity if never). */
+  sinceAnswerMs(): number {
+    return this.#now() - this.#lastAnswerAt;
+  }
+}
+
 /** A minimal Vault HTTP client: JSON over a pooled connection, bounded retries with jitter for transient faults. */
 export class VaultClient {
   readonly #options: VaultClientOptions;
   readonly #agent: Agent;
   readonly #base: string;
+  readonly contact = new VaultContact();
   #auth: VaultAuth | undefined;
+  #closing = false;
 
   constructor(options: VaultClientOptions) {
     this.#options = options;
@@ -37,7 +73,18 @@ export class VaultClient {
     const ca = options.caCertPath === undefined ? undefined : readFileSync(options.caCertPath, 'utf8');
     this.#agent = new Agent({
       connections: 32,
-      connect: { rejectUnauthorized: !options.skipVerify, ...(ca === undefined ? {} : { ca }) },
+      // Idle connections are kept a while: a new TLS handshake per batch would cost more than the batch.
+      keepAliveTimeout: 30_000,
+      connect: {
+        rejectUnauthorized: !options.skipVerify,
+        timeout: options.timeoutMs,
+        ...(ca === undefined ? {} : { ca }),
+      },
+    });
+    // A connection that Vault or the network dropped (not one we let go idle) is news that Vault may be
+    // gone: until it answers again, nothing is to rely on it having been there a moment ago.
+    this.#agent.on('disconnect', (_origin, _targets, error) => {
+      if (!this.#closing && !(error instanceof undiciErrors.InformationalError)) this.contact.trouble();
     });
   }
 
@@ -45,35 +92,56 @@ export class VaultClient {
     this.#auth = auth;
   }
 
-  /** An authenticated write (POST). On 403 the token is dropped and the call is tried once more with a fresh one. */
+  /**
+   * An authenticated write (POST). On 403 the auth method may replace the token (an expired or revoked one);
+   * then the call is tried once more with the new one.
+   */
   async write(path: string, body: Record<string, unknown>): Promise<Record<string, unknown>> {
     const auth = this.#auth;
     if (auth === undefined) throw new Error('VaultClient used before an auth method was set');
-    let reply = await this.#withRetries(path, async () => this.#post(path, body, await auth.token()));
-    if (reply.status === 403) {
-      auth.invalidate();
-      reply = await this.#withRetries(path, async () => this.#post(path, body, await auth.token()));
+    let token = await auth.token();
+    let reply = await this.#withRetries(path, () => this.#send('POST', path, body, token));
+    if (reply.status === 403 && auth.invalidate(token)) {
+      token = await auth.token();
+      reply = await this.#withRetries(path, () => this.#send('POST', path, body, token));
     }
     return this.#dataOrThrow(path, reply);
   }
 
-  /** An unauthenticated login call; returns the client token and its lease. */
-  async login(
-    path: string,
-    body: Record<string, unknown>,
-  ): Promise<{ clientToken: string; leaseDurationSeconds: number }> {
-    const reply = await this.#withRetries(path, async () => this.#post(path, body, undefined));
-    if (reply.status !== 200 || typeof reply.body.auth?.client_token !== 'string') {
-      throw this.#errorFor(path, reply);
-    }
-    return {
-      clientToken: reply.body.auth.client_token,
-      leaseDurationSeconds: Number(reply.body.auth.lease_duration ?? 0),
-    };
+  /** An unauthenticated login call (`auth/<mount>/login`). */
+  async login(path: string, body: Record<string, unknown>): Promise<TokenGrant> {
+    const reply = await this.#withRetries(path, () => this.#send('POST', path, body, undefined));
+    return this.#grantOrThrow(path, reply);
+  }
+
+  /** Extends `token`'s lease (`auth/token/renew-self`); Vault caps it at the token's max TTL. */
+  async renewSelf(token: string): Promise<TokenGrant> {
+    const path = 'auth/token/renew-self';
+    const reply = await this.#withRetries(path, () => this.#send('POST', path, {}, token));
+    return this.#grantOrThrow(path, reply);
+  }
+
+  /** What Vault knows of `token` (`auth/token/lookup-self`): its remaining TTL and whether it renews. */
+  async lookupSelf(token: string): Promise<TokenGrant> {
+    const path = 'auth/token/lookup-self';
+    const reply = await this.#withRetries(path, () => this.#send('GET', path, undefined, token));
+    const data = this.#dataOrThrow(path, reply);
+    return { token, leaseSeconds: Number(data.ttl ?? 0), renewable: data.renewable === true };
   }
 
   async close(): Promise<void> {
+    this.#closing = true;
     await this.#agent.close();
+  }
+
+  #grantOrThrow(path: string, reply: VaultReply): TokenGrant {
+    const auth = reply.body.auth;
+    if (reply.status !== 200 || typeof auth?.client_token !== 'string') throw this.#errorFor(path, reply);
+    return {
+      token: auth.client_token,
+      leaseSeconds: Number(auth.lease_duration ?? 0),
+      renewable: auth.renewable === true,
+    };
   }
 
   #dataOrThrow(path: string, reply: VaultReply): Record<string, unknown> {
@@ -84,32 +152,28 @@ export class VaultClient {
   #errorFor(path: string, reply: VaultReply): KeyServiceError {
     const detail = (reply.body.errors ?? []).join('; ') || `HTTP ${reply.status}`;
     const message = `Vault ${path}: ${detail}`;
+    // Vault answers a sealed or standby-without-leader state with 503, overload with 429: all transient.
     if (reply.status === 403) return new KeyServiceError('denied', message);
-    if (reply.status === 400 || reply.status === 404) return new KeyServiceError('rejected', message);
+    if (reply.status >= 400 && reply.status < 500 && reply.status !== 429 && reply.status !== 412)
+      return new KeyServiceError('rejected', message);
     return new KeyServiceError('unavailable', message);
   }
 
   async #withRetries(path: string, call: () => Promise<VaultReply>): Promise<VaultReply> {
     for (let attempt = 0; ; attempt++) {
       const started = performance.now();
-      let outcome: 'ok' | 'denied' | 'rejected' | 'unavailable' = 'unavailable';
+      let outcome: VaultCallOutcome = 'unavailable';
       try {
         const reply = await call();
-        outcome =
-          reply.status < 300
-            ? 'ok'
-            : reply.status === 403
-              ? 'denied'
-              : reply.status < 500 && reply.status !== 429
-                ? 'rejected'
-                : 'unavailable';
+        outcome = outcomeOf(reply.status);
         if (outcome !== 'unavailable' || attempt >= this.#options.maxRetries) return reply;
       } catch (error) {
-        if (error instanceof KeyServiceError && error.kind !== 'unavailable') throw error;
         if (attempt >= this.#options.maxRetries) {
           throw new KeyServiceError('unavailable', `Vault ${path}: ${describe(error)}`, { cause: error });
         }
       } finally {
+        if (outcome === 'ok' || outcome === 'rejected') this.contact.answered();
+        else this.contact.trouble();
         this.#options.onCall?.({ path, outcome, seconds: (performance.now() - started) / 1000 });
       }
       // Full jitter keeps a fleet of sidecars from retrying in lockstep after a Vault hiccup.
@@ -117,16 +181,22 @@ export class VaultClient {
     }
   }
 
-  async #post(path: string, body: Record<string, unknown>, token: string | undefined): Promise<VaultReply> {
-    const headers: Record<string, string> = { 'content-type': 'application/json' };
+  async #send(
+    method: 'GET' | 'POST',
+    path: string,
+    body: Record<string, unknown> | undefined,
+    token: string | undefined,
+  ): Promise<VaultReply> {
+    const headers: Record<string, string> = {};
+    if (body !== undefined) headers['content-type'] = 'application/json';
     if (token !== undefined) headers['x-vault-token'] = token;
     if (this.#options.namespace) headers['x-vault-namespace'] = this.#options.namespace;
     const response = await this.#agent.request({
       origin: this.#base,
       path: `/v1/${path}`,
-      method: 'POST',
+      method,
       headers,
-      body: JSON.stringify(body),
+      body: body === undefined ? null : JSON.stringify(body),
       headersTimeout: this.#options.timeoutMs,
       bodyTimeout: this.#options.timeoutMs,
       signal: AbortSignal.timeout(this.#options.timeoutMs),
@@ -142,6 +212,13 @@ export class VaultClient {
     }
     return { status: response.statusCode, body: parsed };
   }
+}
+
+export function outcomeOf(status: number): VaultCallOutcome {
+  if (status < 300) return 'ok';
+  if (status === 403) return 'denied';
+  if (status < 500 && status !== 429 && status !== 412) return 'rejected';
+  return 'unavailable';
 }
 
 function describe(error: unknown): string {

@@ -1,7 +1,10 @@
 import { pipeline, type Readable, Transform, type TransformCallback } from 'node:stream';
 import { S3Error } from '../s3/errors.ts';
 import type { UpstreamResponse } from '../upstream/client.ts';
+import { presentETag } from './etag.ts';
 import type { Exchange } from './exchange.ts';
+import { clientResponseHeaders } from './headers.ts';
+import { firstString } from './object-read.ts';
 
 export type EncryptedUpload = {
   /** Where the plaintext comes from: the client's request (piped, so a failure cannot destroy its socket) or another stream. */
@@ -99,4 +102,21 @@ export class HoldTailUntil extends Transform {
         (error: unknown) => callback(error as Error),
       );
   }
+}
+
+/** The 200 of a PutObject or UploadPart: the ETag as presented to clients and the client's verified checksums. */
+export function answerUpload(
+  exchange: Exchange,
+  response: UpstreamResponse,
+  verifiedChecksums: Record<string, string>,
+): void {
+  response.body.resume();
+  const headers = clientResponseHeaders(response.headers, { dropIntegrity: true });
+  const etag = presentETag(firstString(response.headers.etag));
+  if (etag !== undefined) headers.etag = etag;
+  Object.assign(headers, verifiedChecksums);
+  headers['content-length'] = '0';
+  headers['x-amz-request-id'] ??= exchange.id;
+  exchange.res.writeHead(200, headers);
+  exchange.res.end();
 }

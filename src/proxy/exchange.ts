@@ -4,11 +4,14 @@ import type { KeyWrapper } from '../kms/key-wrapper.ts';
 import type { S3Request } from '../s3/classify.ts';
 import type { ProxyMetrics } from '../server/metrics.ts';
 import type { UpstreamClient } from '../upstream/client.ts';
+import type { LayoutCache } from './stored-object.ts';
 
 /** What every handler needs from the running proxy; built once in main and shared. */
 export type ProxyDeps = {
   upstream: UpstreamClient;
   keys: KeyWrapper;
+  /** Part layouts of multipart objects, found once per stored version. */
+  layouts: LayoutCache;
   maxObjectSize: number;
   unencryptedObjects: 'serve' | 'refuse';
   virtualHostDomains: string[];

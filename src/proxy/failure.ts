@@ -31,6 +31,15 @@ export function toS3Error(error: unknown, exchange: Exchange): S3Error {
           `The key service refused the object's wrapped data key: ${error.message}`,
           { resource, cause: error },
         );
+      case 'retired': {
+        const version = error.keyVersion === undefined ? 'an older version' : `version ${error.keyVersion}`;
+        return new S3Error(
+          'InvalidEncryptedObject',
+          `Object ${resource}: its data key is wrapped under ${version} of the Transit key, which is below the key's min_decryption_version. ` +
+            `Lower min_decryption_version to ${error.keyVersion ?? 'that version'} to read it, and rewrap it before raising the minimum again.`,
+          { resource, cause: error },
+        );
+      }
     }
   }
   if (error instanceof EnvelopeError) {

@@ -1,18 +1,17 @@
-import { plaintextSize } from '../envelope/size.ts';
-import { S3Error } from '../s3/errors.ts';
+import { multipartListingPlaintextSize, plaintextSize } from '../envelope/index.ts';
 import { rewriteListingEntries } from '../s3/xml/listing.ts';
 import { presentETag } from './etag.ts';
 import type { Exchange } from './exchange.ts';
-import { clientResponseHeaders, forwardableRequestHeaders } from './headers.ts';
-import { relayResponse } from './relay.ts';
+import { forwardableRequestHeaders } from './headers.ts';
+import { answerXml, readUpstreamText, relayResponse } from './relay.ts';
 
-const MAX_LISTING_BYTES = 64 * 1024 * 1024;
+const MULTIPART_ETAG = /^"?[0-9a-fA-F]{32}-(\d+)"?$/;
 
 /**
  * Listings report plaintext sizes (R-SEM-3) without a request per object: the stored size is an invertible
- * function of the plaintext size (docs/FORMAT.md). A listing does not say which objects carry an envelope,
- * so an entry whose stored size is a possible ciphertext size is taken as encrypted; see
- * docs/decisions/0002-etags-and-listing-sizes.md for what that means for objects stored before the proxy.
+ * function of the plaintext size (docs/FORMAT.md), and for multipart objects of the size and the part count
+ * in the ETag. A listing does not say which objects carry an envelope, so an entry whose stored size is a
+ * possible ciphertext size is taken as encrypted; see docs/decisions/0002-etags-and-listing-sizes.md.
  */
 export async function listObjects(exchange: Exchange): Promise<void> {
   const { req, s3, deps } = exchange;
@@ -27,30 +26,21 @@ export async function listObjects(exchange: Exchange): Promise<void> {
     await relayResponse(exchange, response);
     return;
   }
-  const chunks: Buffer[] = [];
-  let total = 0;
-  for await (const chunk of response.body) {
-    total += (chunk as Buffer).length;
-    if (total > MAX_LISTING_BYTES)
-      throw new S3Error('InternalError', 'The upstream listing is larger than the proxy accepts.');
-    chunks.push(chunk as Buffer);
-  }
-  const xml = rewriteListingEntries(Buffer.concat(chunks).toString('utf8'), ({ size, etag }) => {
-    const plain = plaintextSizeOrUndefined(size);
+  const xml = rewriteListingEntries(await readUpstreamText(response), ({ size, etag }) => {
+    const parts = MULTIPART_ETAG.exec(etag ?? '')?.[1];
+    const plain =
+      parts === undefined
+        ? orUndefined(() => plaintextSize(size))
+        : orUndefined(() => multipartListingPlaintextSize(size, Number(parts)));
     if (plain === undefined) return { size, etag };
     return { size: plain, etag: presentETag(etag) };
   });
-  const body = Buffer.from(xml, 'utf8');
-  const headers = clientResponseHeaders(response.headers, { dropIntegrity: true });
-  headers['content-length'] = String(body.length);
-  headers['x-amz-request-id'] ??= exchange.id;
-  exchange.res.writeHead(200, headers);
-  exchange.res.end(body);
+  answerXml(exchange, response, xml);
 }
 
-function plaintextSizeOrUndefined(stored: number): number | undefined {
+function orUndefined(compute: () => number | undefined): number | undefined {
   try {
-    return plaintextSize(stored);
+    return compute();
   } catch {
     return undefined;
   }

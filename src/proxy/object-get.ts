@@ -1,14 +1,9 @@
-import type { Readable } from 'node:stream';
-import { EnvelopeError } from '../envelope/errors.ts';
-import type { Envelope } from '../envelope/metadata.ts';
-import { createOpenStream } from '../envelope/open.ts';
-import { ciphertextSize } from '../envelope/size.ts';
-import { planWindow } from '../envelope/window.ts';
+import type { Readable, Transform } from 'node:stream';
 import { S3Error } from '../s3/errors.ts';
 import type { UpstreamResponse } from '../upstream/client.ts';
 import { type Exchange, objectResource } from './exchange.ts';
 import {
-  envelopeOf,
+  encryptedObjectOf,
   firstString,
   notModifiedHeaders,
   plaintextHeaders,
@@ -17,6 +12,7 @@ import {
   readRequest,
 } from './object-read.ts';
 import { relayResponse } from './relay.ts';
+import type { EncryptedObject, PlainRange } from './stored-object.ts';
 
 /**
  * GetObject: decrypts while streaming and releases only verified plaintext. The status line waits for the
@@ -25,29 +21,23 @@ import { relayResponse } from './relay.ts';
  */
 export async function getObject(exchange: Exchange): Promise<void> {
   const request = readRequest(exchange);
-  const wantsPart = request.rangeHeader !== undefined || request.partNumber !== undefined;
-  if (wantsPart) {
+  if (request.rangeHeader !== undefined || request.partNumber !== undefined) {
     await getObjectRange(exchange, request);
     return;
   }
   const response = await send(exchange, request, {});
   if (response.status !== 200) return answerNonSuccess(exchange, response);
-  const envelope = envelopeOf(exchange, response);
-  if (envelope === undefined) return serveUnencrypted(exchange, response);
-  const stored = Number(firstString(response.headers['content-length']));
-  if (stored !== ciphertextSize(envelope.plaintextSize)) {
+  const object = await encryptedObjectOf(exchange, response).catch((error: unknown) => {
     response.body.destroy();
-    throw new EnvelopeError(
-      'SIZE_MISMATCH',
-      `stored length ${stored} does not match the envelope's plaintext size`,
-    );
-  }
-  await streamPlaintext(exchange, response, envelope, undefined);
+    throw error;
+  });
+  if (object === undefined) return serveUnencrypted(exchange, response);
+  await streamPlaintext(exchange, response, object, undefined, request);
 }
 
 /**
- * A range needs the plaintext size before the ciphertext range can be chosen; the HEAD that supplies it
- * also pins the version: the GET that follows carries If-Match on the HEAD's ETag.
+ * A range needs the plaintext size before the stored range can be chosen; the HEAD that supplies it also
+ * pins the version: the GET that follows carries If-Match on the HEAD's ETag.
  */
 async function getObjectRange(exchange: Exchange, request: ReadRequest): Promise<void> {
   const head = await exchange.deps.upstream.send({
@@ -61,29 +51,22 @@ async function getObjectRange(exchange: Exchange, request: ReadRequest): Promise
   if (head.status !== 200) {
     if (head.status === 304) return answerNonSuccess(exchange, head);
     // A HEAD error has no body; ask again with GET so the client gets the upstream's full S3 error.
-    const response = await send(exchange, request, { range: request.rangeHeader });
-    return answerNonSuccess(exchange, response);
+    return answerNonSuccess(exchange, await send(exchange, request, { range: request.rangeHeader }, true));
   }
-  const envelope = envelopeOf(exchange, head);
-  if (envelope === undefined) {
+  const object = await encryptedObjectOf(exchange, head);
+  if (object === undefined) {
     const response = await send(exchange, request, { range: request.rangeHeader }, true);
     if (response.status !== 200 && response.status !== 206) return answerNonSuccess(exchange, response);
     return serveUnencrypted(exchange, response);
   }
-  const range = plaintextRange(request, envelope.plaintextSize, objectResource(exchange.s3));
-  if (range === undefined) {
-    const response = await send(exchange, request, { 'if-match': firstString(head.headers.etag) });
-    if (response.status !== 200) return answerNonSuccess(exchange, response);
-    await streamPlaintext(exchange, response, envelope, undefined);
-    return;
-  }
-  const window = planWindow(envelope.plaintextSize, range.start, range.end);
+  const range = plaintextRange(request, object, objectResource(exchange.s3));
+  const stored = object.storedRange(range);
   const response = await send(exchange, request, {
-    range: `bytes=${window.cipherStart}-${window.cipherEndInclusive}`,
+    ...(range === undefined ? {} : { range: `bytes=${stored.start}-${stored.end}` }),
     'if-match': firstString(head.headers.etag),
   });
   if (response.status !== 206 && response.status !== 200) return answerNonSuccess(exchange, response);
-  await streamPlaintext(exchange, response, envelope, { range, window });
+  await streamPlaintext(exchange, response, object, range, request);
 }
 
 async function send(
@@ -134,25 +117,22 @@ async function serveUnencrypted(exchange: Exchange, response: UpstreamResponse):
 async function streamPlaintext(
   exchange: Exchange,
   response: UpstreamResponse,
-  envelope: Envelope,
-  ranged: { range: { start: number; end: number }; window: ReturnType<typeof planWindow> } | undefined,
+  object: EncryptedObject,
+  range: PlainRange | undefined,
+  request: ReadRequest,
 ): Promise<void> {
   const { res } = exchange;
-  let dek: Buffer;
+  const upstreamBody: Readable = response.body;
+  let open: Transform;
   try {
-    dek = await exchange.deps.keys.unwrapKey(envelope.wrappedDek);
+    open = await object.open(range);
   } catch (error) {
-    response.body.destroy();
+    // Destroying an unread undici body emits RequestAbortedError; unhandled, it would end the process.
+    upstreamBody.on('error', () => undefined);
+    upstreamBody.destroy();
     throw error;
   }
-  const open = createOpenStream({
-    dek,
-    nonce: envelope.nonce,
-    plaintextSize: envelope.plaintextSize,
-    ...(ranged === undefined ? {} : { window: ranged.window }),
-  });
-  const { status, headers } = plaintextHeaders(response, envelope.plaintextSize, ranged?.range, exchange);
-  const upstreamBody: Readable = response.body;
+  const { status, headers } = plaintextHeaders(response, object, range, exchange, request);
   upstreamBody.on('error', (error) => open.destroy(error));
   upstreamBody.pipe(open);
   res.on('close', () => {
@@ -161,26 +141,24 @@ async function streamPlaintext(
       open.destroy();
     }
   });
-  try {
-    for await (const chunk of open) {
-      if (!res.headersSent) res.writeHead(status, headers);
-      exchange.bytesOut += (chunk as Buffer).length;
-      if (!res.write(chunk)) {
-        await new Promise<void>((resolve) => {
-          const done = () => {
-            res.off('drain', done);
-            res.off('close', done);
-            resolve();
-          };
-          res.on('drain', done);
-          res.on('close', done);
-        });
-      }
-      if (res.destroyed) return;
-    }
-  } finally {
-    dek.fill(0);
+  for await (const chunk of open) {
+    if (!res.headersSent) res.writeHead(status, headers);
+    exchange.bytesOut += (chunk as Buffer).length;
+    if (!res.write(chunk)) await drainOrClose(res);
+    if (res.destroyed) return;
   }
   if (!res.headersSent) res.writeHead(status, headers);
   res.end();
+}
+
+function drainOrClose(res: NodeJS.EventEmitter): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
 }

@@ -1,6 +1,6 @@
 import { type Exchange, objectResource } from './exchange.ts';
 import {
-  envelopeOf,
+  encryptedObjectOf,
   notModifiedHeaders,
   plaintextHeaders,
   plaintextRange,
@@ -24,8 +24,8 @@ export async function headObject(exchange: Exchange): Promise<void> {
     exchange.res.end();
     return;
   }
-  const envelope = response.status === 200 ? envelopeOf(exchange, response) : undefined;
-  if (envelope === undefined) {
+  const object = response.status === 200 ? await encryptedObjectOf(exchange, response) : undefined;
+  if (object === undefined) {
     // Not ours to interpret: an error, or an object stored before the proxy, answered exactly as upstream did.
     const original =
       request.partNumber === undefined && request.rangeHeader === undefined
@@ -43,8 +43,8 @@ export async function headObject(exchange: Exchange): Promise<void> {
     await relayResponse(exchange, original);
     return;
   }
-  const range = plaintextRange(request, envelope.plaintextSize, objectResource(exchange.s3));
-  const { status, headers } = plaintextHeaders(response, envelope.plaintextSize, range, exchange);
+  const range = plaintextRange(request, object, objectResource(exchange.s3));
+  const { status, headers } = plaintextHeaders(response, object, range, exchange, request);
   exchange.res.writeHead(status, headers);
   exchange.res.end();
 }

@@ -5,11 +5,10 @@ import { ciphertextSize } from '../envelope/size.ts';
 import { S3Error } from '../s3/errors.ts';
 import { clientBody } from './client-body.ts';
 import { freshDataKey } from './data-key.ts';
-import { sendEncrypted } from './encrypted-upload.ts';
-import { presentETag, translateConditions } from './etag.ts';
+import { answerUpload, sendEncrypted } from './encrypted-upload.ts';
+import { translateConditions } from './etag.ts';
 import { type Exchange, objectResource } from './exchange.ts';
-import { clientResponseHeaders, forwardableRequestHeaders } from './headers.ts';
-import { firstString } from './object-read.ts';
+import { forwardableRequestHeaders } from './headers.ts';
 import { relayResponse } from './relay.ts';
 
 /** S3 limits user metadata to 2 KB, counted as the UTF-8 bytes of names (without the prefix) and values. */
@@ -54,15 +53,7 @@ export async function putObject(exchange: Exchange): Promise<void> {
     return;
   }
   exchange.bytesIn += body.size;
-  response.body.resume();
-  const out = clientResponseHeaders(response.headers, { dropIntegrity: true });
-  const etag = presentETag(firstString(response.headers.etag));
-  if (etag !== undefined) out.etag = etag;
-  Object.assign(out, body.verifiedChecksumHeaders());
-  out['content-length'] = '0';
-  out['x-amz-request-id'] ??= exchange.id;
-  exchange.res.writeHead(200, out);
-  exchange.res.end();
+  answerUpload(exchange, response, body.verifiedChecksumHeaders());
 }
 
 export function refuseEnvelopeHeaders(headers: IncomingHttpHeaders): void {

@@ -1,10 +1,11 @@
-import { type Envelope, readEnvelope } from '../envelope/metadata.ts';
+import { readEnvelope } from '../envelope/metadata.ts';
 import { S3Error } from '../s3/errors.ts';
 import { contentRange, parseRange, resolveRange, unsatisfiableContentRange } from '../s3/range.ts';
 import type { UpstreamResponse } from '../upstream/client.ts';
 import { presentETag, upstreamETagCondition } from './etag.ts';
 import { type Exchange, objectResource, queryValue } from './exchange.ts';
 import { clientResponseHeaders, firstHeader, forwardableRequestHeaders } from './headers.ts';
+import { type EncryptedObject, encryptedObject, type PlainRange } from './stored-object.ts';
 
 /** What a GET or HEAD asked for, in plaintext coordinates, before the object's size is known. */
 export type ReadRequest = {
@@ -30,8 +31,9 @@ export function readRequest(exchange: Exchange): ReadRequest {
     if (!/^\d{1,5}$/.test(partText) || partNumber < 1 || partNumber > 10000) {
       throw new S3Error('InvalidArgument', 'Part number must be an integer between 1 and 10000, inclusive.');
     }
-    if (rangeHeader !== undefined)
+    if (rangeHeader !== undefined) {
       throw new S3Error('InvalidRequest', 'Cannot specify both Range header and partNumber query parameter.');
+    }
   }
   return { headers, query: s3.query.filter(([name]) => name !== 'partNumber'), rangeHeader, partNumber };
 }
@@ -39,62 +41,78 @@ export function readRequest(exchange: Exchange): ReadRequest {
 /** The plaintext byte range to answer with: undefined for the whole object (200), or a 206 range. */
 export function plaintextRange(
   request: ReadRequest,
-  size: number,
+  object: EncryptedObject,
   resource: string,
-): { start: number; end: number } | undefined {
-  if (request.partNumber !== undefined) {
-    // A single-part object has exactly one part; S3 answers part 1 as a range over the whole object.
-    if (request.partNumber !== 1)
-      throw new S3Error('InvalidRange', 'The requested partnumber is not satisfiable', { resource });
-    return size === 0 ? undefined : { start: 0, end: size - 1 };
-  }
+): PlainRange | undefined {
+  if (request.partNumber !== undefined) return object.partRange(request.partNumber, resource);
   const parsed = parseRange(request.rangeHeader);
   // S3 ignores a Range header it cannot parse and answers with the whole object.
   if (parsed === undefined || parsed === 'invalid') return undefined;
-  const resolved = resolveRange(parsed, size);
+  const resolved = resolveRange(parsed, object.plainSize);
   if (resolved === 'unsatisfiable') {
     throw new S3Error('InvalidRange', undefined, {
       resource,
-      headers: { 'content-range': unsatisfiableContentRange(size) },
+      headers: { 'content-range': unsatisfiableContentRange(object.plainSize) },
     });
   }
   return resolved === 'whole' ? undefined : resolved;
 }
 
-/** Reads the envelope; applies the policy for objects stored before the proxy (R-ENC-7). */
-export function envelopeOf(exchange: Exchange, response: UpstreamResponse): Envelope | undefined {
+/**
+ * The encrypted object behind an upstream GET or HEAD response, or undefined for an object stored without
+ * the envelope (written before the proxy; R-ENC-7 decides what happens to it).
+ */
+export async function encryptedObjectOf(
+  exchange: Exchange,
+  response: UpstreamResponse,
+  target: { bucket: string; key: string; versionId: string | undefined } = {
+    bucket: exchange.s3.bucket ?? '',
+    key: exchange.s3.key ?? '',
+    versionId: queryValue(exchange.s3, 'versionId'),
+  },
+): Promise<EncryptedObject | undefined> {
   const envelope = readEnvelope(response.headers);
   if (envelope === undefined) return undefined;
-  if (envelope.format !== 'v1') {
-    throw new S3Error(
-      'NotImplemented',
-      'This object was stored as a multipart upload, which this proxy version cannot read yet.',
-      {
-        resource: objectResource(exchange.s3),
-      },
-    );
-  }
-  return envelope;
+  return encryptedObject(
+    envelope,
+    {
+      ...target,
+      etag: firstString(response.headers.etag) ?? '',
+      versionId: firstString(response.headers['x-amz-version-id']) ?? target.versionId,
+      storedSize: storedSizeOf(response),
+    },
+    exchange.deps,
+  );
+}
+
+/** The whole stored size, from a 200's Content-Length or a 206's Content-Range. */
+function storedSizeOf(response: UpstreamResponse): number {
+  const range = firstString(response.headers['content-range']);
+  const total = range === undefined ? undefined : /\/(\d+)$/.exec(range)?.[1];
+  return Number(total ?? firstString(response.headers['content-length']) ?? Number.NaN);
 }
 
 /** Response headers for plaintext served from an encrypted object. */
 export function plaintextHeaders(
   response: UpstreamResponse,
-  size: number,
-  range: { start: number; end: number } | undefined,
+  object: EncryptedObject,
+  range: PlainRange | undefined,
   exchange: Exchange,
+  request: ReadRequest,
 ): { status: number; headers: Record<string, string | string[]> } {
   const headers = clientResponseHeaders(response.headers, { dropIntegrity: true, dropLengthAndRange: true });
   const etag = presentETag(firstString(response.headers.etag));
   if (etag !== undefined) headers.etag = etag;
   headers['accept-ranges'] = 'bytes';
   headers['x-amz-request-id'] ??= exchange.id;
+  if (request.partNumber !== undefined && object.partCount !== undefined)
+    headers['x-amz-mp-parts-count'] = String(object.partCount);
   if (range === undefined) {
-    headers['content-length'] = String(size);
+    headers['content-length'] = String(object.plainSize);
     return { status: 200, headers };
   }
   headers['content-length'] = String(range.end - range.start + 1);
-  headers['content-range'] = contentRange(range.start, range.end, size);
+  headers['content-range'] = contentRange(range.start, range.end, object.plainSize);
   return { status: 206, headers };
 }
 

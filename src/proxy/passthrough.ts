@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { createAwsChunkedDecoder, payloadMode } from '../s3/aws-chunked/index.ts';
 import { S3Error } from '../s3/errors.ts';
@@ -6,7 +7,7 @@ import type { Exchange } from './exchange.ts';
 import { firstHeader, forwardableRequestHeaders } from './headers.ts';
 import { relayResponse } from './relay.ts';
 
-/** Bodies of operations that carry no object data (policies, tagging, delete lists) are small. */
+/** Bodies of operations that carry no object data (policies, tagging, delete lists, part lists) are small. */
 const MAX_BUFFERED_BODY = 8 * 1024 * 1024;
 
 /** Everything the operations table marks passthrough: forwarded unchanged, re-signed, streamed both ways. */
@@ -35,28 +36,38 @@ async function requestBody(
   const declared = firstHeader(req.headers, 'content-length');
   const chunkedTransfer = firstHeader(req.headers, 'transfer-encoding') !== undefined;
   if (!mode.chunked && declared === undefined && !chunkedTransfer) return {};
-  if (!mode.chunked && declared !== undefined) {
-    const contentLength = Number(declared);
-    if (contentLength === 0) return { body: Buffer.alloc(0) };
+  if (!mode.chunked && declared !== undefined && Number(declared) > MAX_BUFFERED_BODY) {
     exchange.continueBody();
-    return { body: req, contentLength };
+    return { body: req, contentLength: Number(declared) };
   }
+  const { body, trailers } = await bufferedRequestBody(exchange);
+  // The trailer's checksum becomes an ordinary header so that the upstream still verifies the body.
+  for (const [name, value] of Object.entries(trailers))
+    if (name.startsWith('x-amz-checksum-')) headers[name] = value;
+  // Some S3-compatible stores (MinIO on DeleteObjects, Object Lock buckets) insist on Content-MD5 (COMPAT 21).
+  if (body.length > 0 && headers['content-md5'] === undefined) {
+    headers['content-md5'] = createHash('md5').update(body).digest('base64');
+  }
+  return { body };
+}
+
+/** A small request body read whole, aws-chunked framing removed; the trailers it carried, if any. */
+export async function bufferedRequestBody(
+  exchange: Exchange,
+): Promise<{ body: Buffer; trailers: Record<string, string> }> {
+  const { req } = exchange;
+  const mode = payloadMode(firstHeader(req.headers, 'x-amz-content-sha256'));
   exchange.continueBody();
-  if (mode.chunked) {
-    const decodedLength = firstHeader(req.headers, 'x-amz-decoded-content-length');
-    const decoder = createAwsChunkedDecoder({
-      signed: mode.signed,
-      trailer: mode.trailer,
-      ...(decodedLength === undefined ? {} : { decodedContentLength: Number(decodedLength) }),
-    });
-    const decoded = await bounded(req.pipe(decoder));
-    // The trailer's checksum becomes an ordinary header so that the upstream still verifies the body.
-    for (const [name, value] of decoder.trailers) {
-      if (name.startsWith('x-amz-checksum-')) headers[name] = value;
-    }
-    return { body: decoded };
-  }
-  return { body: await bounded(req) };
+  if (!mode.chunked) return { body: await bounded(req), trailers: {} };
+  const decodedLength = firstHeader(req.headers, 'x-amz-decoded-content-length');
+  const decoder = createAwsChunkedDecoder({
+    signed: mode.signed,
+    trailer: mode.trailer,
+    ...(decodedLength === undefined ? {} : { decodedContentLength: Number(decodedLength) }),
+  });
+  req.on('error', (error) => decoder.destroy(error));
+  const body = await bounded(req.pipe(decoder));
+  return { body, trailers: Object.fromEntries(decoder.trailers) };
 }
 
 async function bounded(stream: Readable): Promise<Buffer> {
@@ -64,8 +75,9 @@ async function bounded(stream: Readable): Promise<Buffer> {
   let size = 0;
   for await (const chunk of stream) {
     size += (chunk as Buffer).length;
-    if (size > MAX_BUFFERED_BODY)
+    if (size > MAX_BUFFERED_BODY) {
       throw new S3Error('EntityTooLarge', 'Request bodies of this operation are limited to 8 MiB.');
+    }
     chunks.push(chunk as Buffer);
   }
   return Buffer.concat(chunks);

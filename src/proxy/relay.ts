@@ -33,3 +33,32 @@ export async function relayResponse(
   }
   await pipeline(response.body, exchange.res);
 }
+
+/** Replies the proxy must read whole to rewrite (listings, part lists, copy results) are small; this bounds them. */
+const MAX_XML_REPLY = 64 * 1024 * 1024;
+
+export async function readUpstreamText(response: UpstreamResponse): Promise<string> {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of response.body) {
+    total += (chunk as Buffer).length;
+    if (total > MAX_XML_REPLY) {
+      response.body.destroy();
+      throw new S3Error('InternalError', 'The upstream reply is larger than the proxy accepts.');
+    }
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** Answers 200 with an upstream XML reply the proxy rewrote (sizes, ETags, checksums), with its own length. */
+export function answerXml(exchange: Exchange, response: UpstreamResponse, xml: string): void {
+  const body = Buffer.from(xml, 'utf8');
+  const headers = clientResponseHeaders(response.headers, { dropIntegrity: true });
+  delete headers.etag;
+  headers['content-type'] ??= 'application/xml';
+  headers['content-length'] = String(body.length);
+  headers['x-amz-request-id'] ??= exchange.id;
+  exchange.res.writeHead(200, headers);
+  exchange.res.end(body);
+}

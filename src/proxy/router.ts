@@ -3,9 +3,11 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { classifyRequest, type S3Request } from '../s3/classify.ts';
 import { withoutClientAuthQuery } from '../s3/client-auth.ts';
 import { handlingOf } from '../s3/operations.ts';
+import { copyObject, uploadPartCopy } from './copy.ts';
 import type { Exchange, ProxyDeps } from './exchange.ts';
 import { sendError } from './failure.ts';
 import { listObjects } from './listing.ts';
+import { completeMultipartUpload, createMultipartUpload, listParts, uploadPart } from './multipart.ts';
 import { getObject } from './object-get.ts';
 import { headObject } from './object-head.ts';
 import { putObject } from './object-put.ts';
@@ -17,6 +19,12 @@ type Handler = (exchange: Exchange) => Promise<void>;
 /** The handlers this version implements, by operation; anything declared encrypt/decrypt but absent here is refused. */
 const OBJECT_HANDLERS: Partial<Record<S3Request['operation'], Handler>> = {
   PutObject: putObject,
+  CreateMultipartUpload: createMultipartUpload,
+  UploadPart: uploadPart,
+  UploadPartCopy: uploadPartCopy,
+  CompleteMultipartUpload: completeMultipartUpload,
+  ListParts: listParts,
+  CopyObject: copyObject,
   GetObject: getObject,
   HeadObject: headObject,
   ListObjects: listObjects,

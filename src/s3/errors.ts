@@ -31,6 +31,7 @@ export const S3_ERRORS = {
     message: 'Your metadata headers exceed the maximum allowed metadata size.',
   },
   MissingContentLength: { status: 411, message: 'You must provide the Content-Length HTTP header.' },
+  InvalidPartOrder: { status: 400, message: 'The list of parts was not in ascending order.' },
   InvalidRange: { status: 416, message: 'The requested range is not satisfiable' },
   PreconditionFailed: {
     status: 412,

@@ -132,10 +132,18 @@ export type OperationName = (typeof OPERATION_NAMES)[number];
  * - decrypt: the response body is object data, decrypted before it reaches the client.
  * - head: object metadata, with plaintext sizes and ETags in place of the stored ones.
  * - rewrite-listing: a listing whose sizes (and ETags) are rewritten to the plaintext's.
+ * - envelope: carries no object data, but the envelope's bookkeeping: metadata added or kept, ETags mapped.
  * - passthrough: carries no object data either way; forwarded as it is, re-signed.
  * - refuse: answered with an S3 error naming `reason`, never forwarded.
  */
-export type Handling = 'encrypt' | 'decrypt' | 'head' | 'rewrite-listing' | 'passthrough' | 'refuse';
+export type Handling =
+  | 'encrypt'
+  | 'decrypt'
+  | 'head'
+  | 'rewrite-listing'
+  | 'envelope'
+  | 'passthrough'
+  | 'refuse';
 
 export interface OperationHandling {
   readonly handling: Handling;
@@ -146,10 +154,6 @@ export interface OperationHandling {
 const handled = (handling: Exclude<Handling, 'refuse'>): OperationHandling => Object.freeze({ handling });
 const passthrough = handled('passthrough');
 const refuse = (reason: string): OperationHandling => Object.freeze({ handling: 'refuse', reason });
-
-const NOT_YET_MULTIPART =
-  'multipart uploads and copies are not supported yet by this proxy version: ' +
-  'the object data would not stay readable through the encryption envelope';
 
 export const OPERATIONS: Readonly<Record<OperationName, OperationHandling>> = Object.freeze({
   ListBuckets: passthrough,
@@ -247,7 +251,7 @@ export const OPERATIONS: Readonly<Record<OperationName, OperationHandling>> = Ob
   AppendObject: refuse(
     'appending (x-amz-write-offset-bytes) would add bytes after the end of the encrypted object, outside its envelope',
   ),
-  CopyObject: refuse(NOT_YET_MULTIPART),
+  CopyObject: handled('envelope'),
   RenameObject: refuse(
     'renaming objects is not supported yet by this proxy version: it has not been verified that a renamed object keeps a readable envelope',
   ),
@@ -281,13 +285,14 @@ export const OPERATIONS: Readonly<Record<OperationName, OperationHandling>> = Ob
     'a torrent would describe and distribute the stored ciphertext, not the object that was written',
   ),
 
-  CreateMultipartUpload: refuse(NOT_YET_MULTIPART),
-  UploadPart: refuse(NOT_YET_MULTIPART),
-  UploadPartCopy: refuse(NOT_YET_MULTIPART),
-  CompleteMultipartUpload: refuse(NOT_YET_MULTIPART),
+  CreateMultipartUpload: handled('envelope'),
+  UploadPart: handled('encrypt'),
+  // The source range is decrypted and re-encrypted as a part: a server-side copy would splice foreign ciphertext.
+  UploadPartCopy: handled('encrypt'),
+  CompleteMultipartUpload: handled('envelope'),
   // Aborting and listing uploads carry no object data, and let clients clean up uploads begun before the proxy.
   AbortMultipartUpload: passthrough,
-  ListParts: refuse(NOT_YET_MULTIPART),
+  ListParts: handled('rewrite-listing'),
 
   Unknown: refuse('unknown operation: refused so that no object data can pass unencrypted'),
 } satisfies Record<OperationName, OperationHandling>);

@@ -1,4 +1,4 @@
-import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
 /** Every metric the proxy exports, on one registry that /metrics serves (R-OPS-1). */
 export function createMetrics() {
@@ -43,6 +43,52 @@ export function createMetrics() {
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
       registers: [registry],
     }),
+    vaultLogins: new Counter({
+      name: `${prefix}vault_logins_total`,
+      help: 'Vault logins (kubernetes auth), by outcome (ok, failed).',
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
+    vaultRenewals: new Counter({
+      name: `${prefix}vault_token_renewals_total`,
+      help: 'Renewals of the Vault token (auth/token/renew-self), by outcome (ok, failed).',
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
+    keyCacheLookups: new Counter({
+      name: `${prefix}key_cache_lookups_total`,
+      help: 'Reads asking for an unwrapped data key: hit (no Vault call: cached, or joined a call under way) or miss.',
+      labelNames: ['result'] as const,
+      registers: [registry],
+    }),
+    keyCacheEntries: new Gauge({
+      name: `${prefix}key_cache_entries`,
+      help: 'Unwrapped data keys held in the cache.',
+      registers: [registry],
+    }),
+    keyPoolKeys: new Gauge({
+      name: `${prefix}key_pool_keys`,
+      help: 'Pre-wrapped data keys ready for writes.',
+      registers: [registry],
+    }),
+    keyPoolRefills: new Counter({
+      name: `${prefix}key_pool_refills_total`,
+      help: 'Batches of data keys wrapped by Transit for the pool, by outcome (ok, failed).',
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
+    keyPoolDiscarded: new Counter({
+      name: `${prefix}key_pool_keys_discarded_total`,
+      help: 'Pre-wrapped data keys zeroed unused, by reason (expired, rotated, shutdown).',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
+    dataKeysIssued: new Counter({
+      name: `${prefix}data_keys_issued_total`,
+      help: 'Data keys handed to writes: from the pool at once (pool), after waiting for a Transit batch (waited).',
+      labelNames: ['source'] as const,
+      registers: [registry],
+    }),
     unencryptedObjectsServed: new Counter({
       name: `${prefix}unencrypted_objects_served_total`,
       help: 'GETs answered with an object stored without the encryption envelope (R-ENC-7).',
@@ -64,5 +110,7 @@ export function vaultCallLabel(path: string): string {
   if (/\/decrypt\//.test(path)) return 'decrypt';
   if (/\/rewrap\//.test(path)) return 'rewrap';
   if (/^auth\/.*\/login$/.test(path)) return 'login';
+  if (path === 'auth/token/renew-self') return 'renew';
+  if (path === 'auth/token/lookup-self') return 'lookup';
   return 'other';
 }

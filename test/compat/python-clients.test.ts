@@ -1,11 +1,13 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { patternBytes, uniqueBucket } from '../support/fixtures.ts';
-import { type ProxyProcess, startProxy } from '../support/proxy-process.ts';
+import { type ProxyProcess, proxyS3Client, startProxy } from '../support/proxy-process.ts';
 import { useServices } from '../support/services.ts';
 
 const VENV_BIN = resolve(import.meta.dirname, '..', '..', '.venv', 'bin');
@@ -51,6 +53,70 @@ describe('Python clients with their default settings', () => {
       BUCKET: uniqueBucket('boto3'),
     });
     assert.equal(result.code, 0, result.output);
+  });
+
+  it('boto3 upload_file/download_file: multipart up with the default TransferConfig and with 5,000,000-byte parts, ranged GETs with If-Match down', async () => {
+    const result = await run(join(VENV_BIN, 'python'), [resolve(import.meta.dirname, 'boto3_multipart.py')], {
+      PROXY_ENDPOINT: proxy.endpoint,
+      BUCKET: uniqueBucket('boto3-mp'),
+      WORKDIR: workdir,
+    });
+    assert.equal(result.code, 0, result.output);
+  });
+
+  it('AWS CLI s3 sync up and down again; the second sync each way transfers nothing', async () => {
+    const bucket = uniqueBucket('sync');
+    const up = join(workdir, 'sync-up');
+    const down = join(workdir, 'sync-down');
+    await mkdir(join(up, 'nested'), { recursive: true });
+    const files: Array<[string, Buffer]> = [
+      ['small.txt', patternBytes(1000, 1)],
+      ['nested/medium.bin', patternBytes(3 * 1024 * 1024 + 1, 2)],
+      ['large.bin', patternBytes(20 * 1024 * 1024 + 333, 3)],
+      ['empty', Buffer.alloc(0)],
+    ];
+    for (const [name, data] of files) await writeFile(join(up, name), data);
+    const env = {
+      AWS_ACCESS_KEY_ID: 'AKIDCLI',
+      AWS_SECRET_ACCESS_KEY: 'cli-secret',
+      AWS_DEFAULT_REGION: 'us-east-1',
+    };
+    const aws = (...args: string[]) =>
+      run(join(VENV_BIN, 'aws'), ['--endpoint-url', proxy.endpoint, ...args], env);
+    assert.equal((await aws('s3', 'mb', `s3://${bucket}`)).code, 0);
+    let result = await aws('s3', 'sync', up, `s3://${bucket}/tree`);
+    assert.equal(result.code, 0, result.output);
+    assert.equal((result.output.match(/upload:/g) ?? []).length, files.length, result.output);
+    result = await aws('s3', 'sync', `s3://${bucket}/tree`, down);
+    assert.equal(result.code, 0, result.output);
+    for (const [name, data] of files) assert.ok((await readFile(join(down, name))).equals(data), name);
+    result = await aws('s3', 'sync', `s3://${bucket}/tree`, down);
+    assert.equal(result.code, 0, result.output);
+    assert.doesNotMatch(result.output, /download:/, 'second sync down transfers nothing');
+    result = await aws('s3', 'sync', down, `s3://${bucket}/tree`);
+    assert.equal(result.code, 0, result.output);
+    assert.doesNotMatch(result.output, /upload:/, 'sync back up transfers nothing');
+  });
+
+  it('curl: a presigned PUT then a presigned GET through the proxy', async () => {
+    const bucket = uniqueBucket('curl');
+    const client = proxyS3Client(proxy);
+    await client.send(new CreateBucketCommand({ Bucket: bucket }));
+    const file = join(workdir, 'curl-up.bin');
+    const data = patternBytes(777_777, 9);
+    await writeFile(file, data);
+    const putUrl = await getSignedUrl(client, new PutObjectCommand({ Bucket: bucket, Key: 'via-curl' }), {
+      expiresIn: 300,
+    });
+    let result = await run('curl', ['-sS', '--fail-with-body', '-X', 'PUT', '-T', file, putUrl], {});
+    assert.equal(result.code, 0, result.output);
+    const getUrl = await getSignedUrl(client, new GetObjectCommand({ Bucket: bucket, Key: 'via-curl' }), {
+      expiresIn: 300,
+    });
+    const target = join(workdir, 'curl-down.bin');
+    result = await run('curl', ['-sS', '--fail-with-body', '-o', target, getUrl], {});
+    assert.equal(result.code, 0, result.output);
+    assert.ok((await readFile(target)).equals(data));
   });
 
   it('the AWS CLI copies a file up and down again unchanged (single-part)', async () => {

@@ -1,18 +1,22 @@
 /**
- * Rewrites the entries of a ListObjects / ListObjectsV2 / ListObjectVersions reply in place. Only the
- * `<Size>` and `<ETag>` of each `<Contents>` or `<Version>` element are touched; every other byte stays as
+ * Rewrites the entries of a ListObjects / ListObjectsV2 / ListObjectVersions / ListParts reply in place. Only
+ * the `<Size>` and `<ETag>` of each entry element (`<Contents>`, `<Version>`, `<Part>`) are touched; every other byte stays as
  * the upstream wrote it, so nothing the proxy does not understand can be lost in a re-serialisation.
  * Element text in S3 XML is entity-encoded, so a tag-shaped string inside a key cannot match these patterns.
  */
 export type ListingEntry = { size: number; etag: string | undefined };
 export type EntryRewrite = (entry: ListingEntry) => { size: number; etag: string | undefined };
 
-const ENTRY = /<(Contents|Version)>([\s\S]*?)<\/\1>/g;
 const SIZE = /<Size>(\d+)<\/Size>/;
 const ETAG = /<ETag>([^<]*)<\/ETag>/;
 
-export function rewriteListingEntries(xml: string, rewrite: EntryRewrite): string {
-  return xml.replace(ENTRY, (whole, element: string, inner: string) => {
+export function rewriteListingEntries(
+  xml: string,
+  rewrite: EntryRewrite,
+  elements: readonly string[] = ['Contents', 'Version'],
+): string {
+  const entry = new RegExp(`<(${elements.join('|')})>([\\s\\S]*?)<\\/\\1>`, 'g');
+  return xml.replace(entry, (whole, element: string, inner: string) => {
     const sizeMatch = SIZE.exec(inner);
     if (sizeMatch === null) return whole;
     const etagMatch = ETAG.exec(inner);

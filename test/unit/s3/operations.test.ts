@@ -51,7 +51,7 @@ describe('OPERATIONS', () => {
 
   it('never passes through an operation that writes object data', () => {
     for (const operation of WRITES_OBJECT_DATA) {
-      assert.ok(['encrypt', 'refuse'].includes(OPERATIONS[operation].handling), operation);
+      assert.ok(['encrypt', 'envelope', 'refuse'].includes(OPERATIONS[operation].handling), operation);
     }
   });
 
@@ -77,17 +77,17 @@ describe('OPERATIONS', () => {
       PostObject: 'refuse',
       CreateSession: 'refuse',
       AppendObject: 'refuse',
-      CopyObject: 'refuse',
+      CopyObject: 'envelope',
       RenameObject: 'refuse',
       GetObjectAttributes: 'refuse',
       PutObjectAnnotation: 'refuse',
       SelectObjectContent: 'refuse',
       GetObjectTorrent: 'refuse',
-      CreateMultipartUpload: 'refuse',
-      UploadPart: 'refuse',
-      UploadPartCopy: 'refuse',
-      CompleteMultipartUpload: 'refuse',
-      ListParts: 'refuse',
+      CreateMultipartUpload: 'envelope',
+      UploadPart: 'encrypt',
+      UploadPartCopy: 'encrypt',
+      CompleteMultipartUpload: 'envelope',
+      ListParts: 'rewrite-listing',
       Unknown: 'refuse',
     };
     assert.deepEqual(notPassthrough, expected);
@@ -103,18 +103,6 @@ describe('OPERATIONS', () => {
   it('refuses Unknown so that no object data can pass unencrypted', () => {
     assert.equal(handlingOf('Unknown').handling, 'refuse');
     assert.match(handlingOf('Unknown').reason ?? '', /unknown operation/);
-  });
-
-  it('says multipart uploads and copies are not supported yet', () => {
-    for (const operation of [
-      'CreateMultipartUpload',
-      'UploadPart',
-      'UploadPartCopy',
-      'CompleteMultipartUpload',
-      'CopyObject',
-    ] as const) {
-      assert.match(handlingOf(operation).reason ?? '', /multipart uploads and copies are not supported yet/);
-    }
   });
 
   it('lets clients clean up multipart uploads: abort and list uploads pass through', () => {

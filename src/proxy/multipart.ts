@@ -1,0 +1,174 @@
+import {
+  createPartSealStream,
+  maxPartPlaintextSize,
+  multipartEnvelopeHeaders,
+  partCiphertextSize,
+  partPlaintextSize,
+  uploadBinding,
+} from '../envelope/index.ts';
+import { S3Error } from '../s3/errors.ts';
+import {
+  parseCompleteMultipartUpload,
+  serializeCompleteMultipartUpload,
+  withoutChecksumElements,
+} from '../s3/xml/complete-multipart.ts';
+import { rewriteListingEntries } from '../s3/xml/listing.ts';
+import { clientBody } from './client-body.ts';
+import { freshDataKey } from './data-key.ts';
+import { answerUpload, sendEncrypted } from './encrypted-upload.ts';
+import { presentETag, translateConditions, upstreamETagCondition } from './etag.ts';
+import { type Exchange, objectResource, queryValue } from './exchange.ts';
+import { clientResponseHeaders, firstHeader, forwardableRequestHeaders } from './headers.ts';
+import { checkMetadataSize, refuseEnvelopeHeaders } from './object-put.ts';
+import { firstString } from './object-read.ts';
+import { bufferedRequestBody } from './passthrough.ts';
+import { answerXml, readUpstreamText, relayResponse } from './relay.ts';
+
+/** S3's largest part, counted in what is stored: the part header and the tags come out of it. */
+const MAX_STORED_PART_SIZE = 5 * 1024 ** 3;
+export const MAX_PART_PLAINTEXT = maxPartPlaintextSize(MAX_STORED_PART_SIZE);
+
+/**
+ * CreateMultipartUpload: marks the object as multipart-encrypted. A checksum algorithm the client names
+ * is not passed on: the upstream would then demand checksums of ciphertext parts; the proxy verifies the
+ * client's part checksums over the plaintext instead.
+ */
+export async function createMultipartUpload(exchange: Exchange): Promise<void> {
+  const { req, s3, deps } = exchange;
+  refuseEnvelopeHeaders(req.headers);
+  const headers = forwardableRequestHeaders(req.headers, { dropIntegrity: true });
+  Object.assign(headers, multipartEnvelopeHeaders());
+  checkMetadataSize(headers, objectResource(s3));
+  const response = await deps.upstream.send({
+    method: 'POST',
+    bucket: s3.bucket,
+    key: s3.key,
+    query: s3.query,
+    headers,
+  });
+  const algorithm = firstHeader(req.headers, 'x-amz-checksum-algorithm');
+  if (response.status === 200 && algorithm !== undefined)
+    response.headers['x-amz-checksum-algorithm'] = algorithm;
+  await relayResponse(exchange, response, { dropIntegrity: false });
+}
+
+/**
+ * UploadPart: every part is sealed under its own fresh data key and nonce, behind a part header that
+ * binds it to its part number and upload (docs/FORMAT.md §9). Nothing is kept between requests, so parts
+ * may arrive in any order, be retried, or go through different proxy replicas.
+ */
+export async function uploadPart(exchange: Exchange): Promise<void> {
+  const { req, s3, deps } = exchange;
+  const { partNumber, uploadId } = partTarget(exchange);
+  const body = clientBody(exchange, {
+    maxSize: MAX_PART_PLAINTEXT,
+    describe: (size) =>
+      `Part ${partNumber} is ${size} bytes; with the encryption overhead a part may carry at most ${MAX_PART_PLAINTEXT} bytes (S3's 5 GiB part limit).`,
+  });
+  const { dek, nonce, wrappedDek } = await freshDataKey(deps.keys);
+  const header = {
+    wrappedDek,
+    nonce,
+    plaintextSize: body.size,
+    partNumber,
+    uploadBinding: uploadBinding(uploadId),
+  };
+  const headers = forwardableRequestHeaders(req.headers, { dropIntegrity: true });
+  exchange.continueBody();
+  const response = await sendEncrypted(exchange, {
+    source: req,
+    stages: body.stages,
+    seal: createPartSealStream({ dek, header }),
+    storedSize: partCiphertextSize(body.size),
+    verify: () => body.verify(),
+    request: { bucket: s3.bucket, key: s3.key, query: s3.query, headers },
+    done: () => dek.fill(0),
+  });
+  if (response.status !== 200) {
+    await relayResponse(exchange, response);
+    return;
+  }
+  exchange.bytesIn += body.size;
+  answerUpload(exchange, response, body.verifiedChecksumHeaders());
+}
+
+export function partTarget(exchange: Exchange): { partNumber: number; uploadId: string } {
+  const partText = queryValue(exchange.s3, 'partNumber') ?? '';
+  const uploadId = queryValue(exchange.s3, 'uploadId') ?? '';
+  const partNumber = Number(partText);
+  if (!/^\d{1,5}$/.test(partText) || partNumber < 1 || partNumber > 10000) {
+    throw new S3Error('InvalidArgument', 'Part number must be an integer between 1 and 10000, inclusive.');
+  }
+  if (uploadId === '') throw new S3Error('InvalidArgument', 'uploadId must not be empty.');
+  return { partNumber, uploadId };
+}
+
+/**
+ * CompleteMultipartUpload: part ETags are mapped back to what the upstream knows, part checksums (of
+ * plaintext, verified when each part arrived) are dropped, and the part list must be 1..N without gaps,
+ * which lets a reader detect reordered, dropped or foreign parts.
+ */
+export async function completeMultipartUpload(exchange: Exchange): Promise<void> {
+  const { req, s3, deps } = exchange;
+  const { body } = await bufferedRequestBody(exchange);
+  const parts = parseCompleteMultipartUpload(body.toString('utf8'));
+  if (parts.length === 0) throw new S3Error('MalformedXML', 'The part list is empty.');
+  for (const [index, part] of parts.entries()) {
+    if (part.partNumber !== index + 1) {
+      throw new S3Error(
+        'InvalidPartOrder',
+        `Part ${index + 1} is ${part.partNumber}: the encryption proxy completes uploads whose parts are numbered 1..N in order without gaps.`,
+        { resource: objectResource(s3) },
+      );
+    }
+  }
+  const headers = forwardableRequestHeaders(req.headers, { dropIntegrity: true });
+  translateConditions(headers);
+  const upstreamBody = Buffer.from(
+    serializeCompleteMultipartUpload(
+      parts.map((p) => ({ partNumber: p.partNumber, etag: upstreamETagCondition(p.etag) })),
+    ),
+  );
+  const response = await deps.upstream.send({
+    method: 'POST',
+    bucket: s3.bucket,
+    key: s3.key,
+    query: s3.query,
+    headers,
+    body: upstreamBody,
+  });
+  if (response.status !== 200) {
+    await relayResponse(exchange, response);
+    return;
+  }
+  // A 200 may still carry an <Error> (S3 reports late failures that way); it is passed on as it is.
+  answerXml(exchange, response, withoutChecksumElements(await readUpstreamText(response)));
+}
+
+/** ListParts: part sizes and ETags as the client sent and was told them. */
+export async function listParts(exchange: Exchange): Promise<void> {
+  const { req, s3, deps } = exchange;
+  const response = await deps.upstream.send({
+    method: 'GET',
+    bucket: s3.bucket,
+    key: s3.key,
+    query: s3.query,
+    headers: forwardableRequestHeaders(req.headers, { dropIntegrity: false }),
+  });
+  if (response.status !== 200) {
+    await relayResponse(exchange, response);
+    return;
+  }
+  const xml = rewriteListingEntries(
+    await readUpstreamText(response),
+    ({ size, etag }) => {
+      try {
+        return { size: partPlaintextSize(size), etag: presentETag(etag) };
+      } catch {
+        return { size, etag };
+      }
+    },
+    ['Part'],
+  );
+  answerXml(exchange, response, withoutChecksumElements(xml));
+}
