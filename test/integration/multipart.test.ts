@@ -147,8 +147,14 @@ describe('multipart uploads are encrypted part by part and read back exactly', (
     const listed = await client.send(new ListPartsCommand({ Bucket: bucket, Key: key, UploadId }));
     // SeaweedFS lists every upload of a part number (S3 lists the last one); each entry is plaintext-sized.
     const entries = listed.Parts?.map((p) => [p.PartNumber, p.Size, p.ETag]) ?? [];
-    assert.deepEqual(entries.find(([, , etag]) => etag === retried.ETag), [1, partARetry.length, retried.ETag]);
-    assert.deepEqual(entries.find(([, , etag]) => etag === last.ETag), [2, partB.length, last.ETag]);
+    assert.deepEqual(
+      entries.find(([, , etag]) => etag === retried.ETag),
+      [1, partARetry.length, retried.ETag],
+    );
+    assert.deepEqual(
+      entries.find(([, , etag]) => etag === last.ETag),
+      [2, partB.length, last.ETag],
+    );
     await client.send(
       new CompleteMultipartUploadCommand({
         Bucket: bucket,
@@ -179,7 +185,13 @@ describe('multipart uploads are encrypted part by part and read back exactly', (
       await uploadParts(client, bucket, `ranges/${name}`, parts);
       const boundaries = sizes.slice(0, -1).map((_, i) => sizes.slice(0, i + 1).reduce((a, b) => a + b, 0));
       const ranges: Array<[number, number]> = [];
-      for (const b of boundaries) ranges.push([b - 1, b], [b - 70_000, Math.min(b + 70_000, plaintext.length - 1)], [b, b], [b - 1, b - 1]);
+      for (const b of boundaries)
+        ranges.push(
+          [b - 1, b],
+          [b - 70_000, Math.min(b + 70_000, plaintext.length - 1)],
+          [b, b],
+          [b - 1, b - 1],
+        );
       for (let i = 0; i < 12; i++) {
         const start = Math.floor(random() * plaintext.length);
         ranges.push([start, Math.min(plaintext.length - 1, start + Math.floor(random() * 7 * MiB))]);

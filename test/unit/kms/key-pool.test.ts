@@ -44,7 +44,10 @@ function harness(options: { capacity: number; version?: number }) {
   return { pool, state };
 }
 
-const settle = () => new Promise((resolve) => setTimeout(resolve, 5));
+/** Lets pending batches finish: a number of event-loop turns, not a wall-clock wait, so load cannot reorder it. */
+const settle = async () => {
+  for (let i = 0; i < 20; i++) await new Promise((resolve) => setImmediate(resolve));
+};
 const ZERO = Buffer.alloc(32);
 
 describe('DataKeyPool', () => {
