@@ -4,6 +4,7 @@
  *
  *   npm run bench                 # 256 MiB, 3 rounds
  *   BENCH_SIZE_MIB=1024 BENCH_ROUNDS=1 npm run bench
+ *   BENCH_PROFILE_DIR=/tmp/prof npm run bench   # CPU profile of the proxy
  */
 import { readFile } from 'node:fs/promises';
 import { Readable, Writable } from 'node:stream';
@@ -69,8 +70,14 @@ const rate = (seconds: number) => size / MiB / seconds;
 
 async function main(): Promise<void> {
   const services = await loadServices();
+  const profileDir = process.env.BENCH_PROFILE_DIR;
   const proxy = await startProxy(services, {
-    env: { CLOUDTASER_S3PROXY_MAX_OBJECT_SIZE: String(size), CLOUDTASER_S3PROXY_LOG_LEVEL: 'warn' },
+    env: {
+      CLOUDTASER_S3PROXY_MAX_OBJECT_SIZE: String(size),
+      CLOUDTASER_S3PROXY_LOG_LEVEL: 'warn',
+      // BENCH_PROFILE_DIR=dir writes a V8 CPU profile of the proxy there (open it in Chrome DevTools).
+      ...(profileDir === undefined ? {} : { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profileDir}` }),
+    },
   });
   try {
     const viaProxy = proxyS3Client(proxy);
@@ -102,8 +109,12 @@ async function main(): Promise<void> {
       `GET  direct ${get.direct.toFixed(1)} MiB/s  proxy ${get.proxy.toFixed(1)} MiB/s  ratio ${(get.proxy / get.direct).toFixed(2)}`,
     );
     console.log(`proxy peak RSS: ${rss.toFixed(1)} MiB`);
+    // Idle keep-alive connections would hold the proxy's drain open until its grace period ends.
+    viaProxy.destroy();
+    direct.destroy();
   } finally {
-    await proxy.stop();
+    const exit = await proxy.stop();
+    if (exit.code !== 0) console.error(`proxy exit: ${JSON.stringify(exit)}`);
     await services.stop();
   }
 }

@@ -1,16 +1,13 @@
 import type { Config } from '../config/index.ts';
-import { VaultKeyService } from '../kms/key-service.ts';
 import { KeyServiceError } from '../kms/key-wrapper.ts';
-import { TransitKeyWrapper } from '../kms/transit.ts';
-import { type AuthEvent, KubernetesAuth, StaticTokenAuth } from '../kms/vault-auth.ts';
-import { VaultClient } from '../kms/vault-client.ts';
+import type { AuthEvent } from '../kms/vault-auth.ts';
 import { createLogger } from '../log.ts';
 import { createProxyHandler } from '../proxy/router.ts';
 import { LayoutCache } from '../proxy/stored-object.ts';
 import { createHealthServer } from '../server/health-server.ts';
 import { createMetrics, vaultCallLabel } from '../server/metrics.ts';
 import { createProxyServer, drain, listen } from '../server/proxy-server.ts';
-import { UpstreamClient } from '../upstream/client.ts';
+import { createKeyServices, createUpstreamClient } from './wiring.ts';
 
 /** Wiring: configuration → Vault client → upstream client → servers; then waits for a signal and drains. */
 export async function serve(config: Config, warnings: readonly string[] = []): Promise<void> {
@@ -18,47 +15,19 @@ export async function serve(config: Config, warnings: readonly string[] = []): P
   for (const warning of warnings) logger.warn({ warning }, 'configuration');
   const metrics = createMetrics();
 
-  const vault = new VaultClient({
-    addr: config.vault.addr,
-    namespace: config.vault.namespace,
-    caCertPath: config.vault.caCertPath,
-    skipVerify: config.vault.skipVerify,
-    timeoutMs: config.vault.timeoutMs,
-    maxRetries: config.vault.maxRetries,
-    onCall: ({ path, outcome, seconds }) => {
-      const call = vaultCallLabel(path);
-      metrics.vaultCalls.inc({ call, outcome });
-      metrics.vaultDuration.observe({ call }, seconds);
-    },
-  });
   // Auth events carry lease lengths and reasons, never tokens.
   const onAuthEvent = (event: AuthEvent) => {
     (event.type === 'login' ? metrics.vaultLogins : metrics.vaultRenewals).inc({ outcome: event.outcome });
     if (event.outcome === 'ok') logger.debug({ leaseSeconds: event.leaseSeconds }, `Vault ${event.type}`);
     else logger.warn({ reason: event.reason }, `Vault ${event.type} failed`);
   };
-  const auth =
-    config.vault.authMethod === 'token'
-      ? new StaticTokenAuth(config.vault.token ?? '', {
-          lookup: (token) => vault.lookupSelf(token),
-          renew: (token) => vault.renewSelf(token),
-          onEvent: onAuthEvent,
-        })
-      : new KubernetesAuth({
-          role: config.vault.authRole ?? '',
-          mountPath: config.vault.authMountPath,
-          jwtPath: config.vault.authTokenPath,
-          login: (path, body) => vault.login(path, body),
-          renew: (token) => vault.renewSelf(token),
-          onEvent: onAuthEvent,
-        });
-  vault.useAuth(auth);
-  const keys = new VaultKeyService({
-    transit: new TransitKeyWrapper(vault, config.transit),
-    auth,
-    contact: vault.contact,
-    poolSize: config.keys.poolSize,
-    cache: config.keys.cache,
+  const { vault, keys } = createKeyServices(config, {
+    onVaultCall: ({ path, outcome, seconds }) => {
+      const call = vaultCallLabel(path);
+      metrics.vaultCalls.inc({ call, outcome });
+      metrics.vaultDuration.observe({ call }, seconds);
+    },
+    onAuthEvent,
     onPoolEvent: (event) => {
       if (event.type === 'size') metrics.keyPoolKeys.set(event.keys);
       else if (event.type === 'refill') metrics.keyPoolRefills.inc({ outcome: event.outcome });
@@ -68,17 +37,7 @@ export async function serve(config: Config, warnings: readonly string[] = []): P
     onCacheLookup: (result) => metrics.keyCacheLookups.inc({ result }),
     onCacheSize: (entries) => metrics.keyCacheEntries.set(entries),
   });
-  const upstream = new UpstreamClient({
-    endpoint: {
-      protocol: config.s3.endpoint.protocol,
-      hostname: config.s3.endpoint.host,
-      port: config.s3.endpoint.port,
-      basePath: config.s3.endpoint.basePath,
-    },
-    region: config.s3.region,
-    addressing: config.s3.addressing,
-    connections: config.upstreamConnections,
-  });
+  const upstream = createUpstreamClient(config);
 
   let shuttingDown = false;
   const proxy = createProxyServer(

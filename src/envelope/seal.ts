@@ -1,4 +1,4 @@
-import { createCipheriv } from 'node:crypto';
+import { createCipheriv, createSecretKey, type KeyObject } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
 import { AAD_V1, DEK_SIZE, NONCE_SIZE, SEGMENT_SIZE } from './constants.ts';
 import { EnvelopeError } from './errors.ts';
@@ -41,7 +41,12 @@ export function createPartSealStream(options: PartSealOptions): Transform {
 }
 
 class SealStream extends Transform {
-  readonly #dek: Buffer;
+  /**
+   * A KeyObject made once per stream: creating a cipher from a KeyObject is about twice as fast as from a
+   * Buffer, which Node turns into a key anew for every segment. Node keeps its own copy, freed with the object;
+   * the caller still zeroes its Buffer.
+   */
+  readonly #dek: KeyObject;
   readonly #nonce: Buffer;
   readonly #aad: Buffer;
   readonly #expectedSize: number | undefined;
@@ -59,7 +64,7 @@ class SealStream extends Transform {
     if (options.dek.length !== DEK_SIZE) throw new RangeError(`DEK must be ${DEK_SIZE} bytes`);
     if (options.nonce.length !== NONCE_SIZE) throw new RangeError(`nonce must be ${NONCE_SIZE} bytes`);
     if (options.plaintextSize !== undefined) segmentCount(options.plaintextSize);
-    this.#dek = options.dek;
+    this.#dek = createSecretKey(options.dek);
     this.#nonce = options.nonce;
     this.#aad = options.aad ?? AAD_V1;
     this.#expectedSize = options.plaintextSize;

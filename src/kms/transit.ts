@@ -9,15 +9,22 @@ export type WrappedDataKey = DataKey & { readonly keyVersion: number };
 /** Most keys wrapped in one Transit call: keeps each request well inside Vault's JSON limits. */
 export const MAX_BATCH = 256;
 
+/** The outcome of rewrapping one wrapped key: the new wrapped key, or why Transit refused this one. */
+export type RewrapResult =
+  | { ok: true; wrapped: string; keyVersion: number }
+  | { ok: false; error: KeyServiceError };
+
 /**
  * Wraps data keys with a Transit key: `<mount>/encrypt/<key>` (single or `batch_input`) and
- * `<mount>/decrypt/<key>`, nothing else, so the seed's two-line policy is enough. Every call goes to
- * Vault; key-service.ts puts the pool and the cache in front of it.
+ * `<mount>/decrypt/<key>`, nothing else, so the seed's two-line policy is enough for the proxy. Every
+ * call goes to Vault; key-service.ts puts the pool and the cache in front of it. The `rewrap` tool also
+ * uses `<mount>/rewrap/<key>`, which needs one more line of policy (docs/OPERATIONS.md).
  */
 export class TransitKeyWrapper implements KeyWrapper {
   readonly #vault: VaultClient;
   readonly #encryptPath: string;
   readonly #decryptPath: string;
+  readonly #rewrapPath: string;
 
   constructor(vault: VaultClient, options: { mount: string; key: string }) {
     this.#vault = vault;
@@ -25,6 +32,7 @@ export class TransitKeyWrapper implements KeyWrapper {
     const key = encodeURIComponent(options.key);
     this.#encryptPath = `${mount}/encrypt/${key}`;
     this.#decryptPath = `${mount}/decrypt/${key}`;
+    this.#rewrapPath = `${mount}/rewrap/${key}`;
   }
 
   /** `count` fresh random data keys (at most MAX_BATCH), wrapped in one Transit call. */
@@ -89,6 +97,76 @@ export class TransitKeyWrapper implements KeyWrapper {
       );
     }
     return key;
+  }
+
+  /**
+   * The newest version of the Transit key, learnt from wrapping one throwaway key: `encrypt` always
+   * uses the newest version and the proxy's policy allows it, while reading the key's configuration
+   * (`<mount>/keys/<key>`) would need another grant.
+   */
+  async newestKeyVersion(): Promise<number> {
+    const [probe] = await this.wrapNewKeys(1);
+    probe?.plaintext.fill(0);
+    if (probe === undefined || !(probe.keyVersion > 0))
+      throw new KeyServiceError('unavailable', `Vault ${this.#encryptPath}: reply without a key version`);
+    return probe.keyVersion;
+  }
+
+  /**
+   * Re-encrypts wrapped keys under the newest Transit key version without the data keys leaving Vault
+   * (`<mount>/rewrap/<key>` with `batch_input`, at most MAX_BATCH per call). One result per input, in
+   * order: a key Transit refuses (garbage, a version below min_decryption_version) fails alone. A failure
+   * of the whole call (Vault unreachable, permission denied) throws.
+   */
+  async rewrap(wrappedKeys: readonly string[]): Promise<RewrapResult[]> {
+    if (wrappedKeys.length === 0) return [];
+    if (wrappedKeys.length > MAX_BATCH) throw new RangeError(`batch of ${wrappedKeys.length} keys`);
+    let data: Record<string, unknown>;
+    try {
+      data = await this.#vault.write(this.#rewrapPath, {
+        batch_input: wrappedKeys.map((ciphertext) => ({ ciphertext })),
+      });
+    } catch (error) {
+      // Vault answers a batch whose every item failed with 400 and no per-item detail we could rely on:
+      // asking one by one tells which keys are refused and why.
+      if (error instanceof KeyServiceError && error.kind === 'rejected' && wrappedKeys.length > 1) {
+        const results: RewrapResult[] = [];
+        for (const wrapped of wrappedKeys) results.push(...(await this.rewrap([wrapped])));
+        return results;
+      }
+      if (error instanceof KeyServiceError && error.kind === 'rejected') {
+        return [{ ok: false, error: this.#refusal(wrappedKeys[0] as string, error.message, error) }];
+      }
+      throw error;
+    }
+    const results = data.batch_results;
+    if (!Array.isArray(results) || results.length !== wrappedKeys.length)
+      throw new KeyServiceError('unavailable', `Vault ${this.#rewrapPath}: reply without batch_results`);
+    return results.map((result: { ciphertext?: unknown; key_version?: unknown; error?: unknown }, i) => {
+      const input = wrappedKeys[i] as string;
+      if (typeof result?.ciphertext !== 'string' || result.ciphertext === '')
+        return {
+          ok: false,
+          error: this.#refusal(
+            input,
+            `Vault ${this.#rewrapPath}: ${String(result?.error ?? 'no ciphertext')}`,
+          ),
+        };
+      const keyVersion =
+        typeof result.key_version === 'number' ? result.key_version : wrappedKeyVersion(result.ciphertext);
+      return { ok: true, wrapped: result.ciphertext, keyVersion: keyVersion ?? 0 };
+    });
+  }
+
+  #refusal(wrappedKey: string, message: string, cause?: unknown): KeyServiceError {
+    const keyVersion = wrappedKeyVersion(wrappedKey);
+    if (/too old/i.test(message))
+      return new KeyServiceError(
+        'retired',
+        `the data key is wrapped under version ${keyVersion ?? '?'} of the Transit key, which is below its min_decryption_version`,
+        { cause, keyVersion },
+      );
+    return new KeyServiceError('rejected', message, { cause });
   }
 
   async checkReady(): Promise<void> {

@@ -16,7 +16,7 @@ import { freshDataKey } from './data-key.ts';
 import { sendEncrypted } from './encrypted-upload.ts';
 import { presentETag, translateConditions, upstreamETagCondition } from './etag.ts';
 import { type Exchange, objectResource } from './exchange.ts';
-import { clientResponseHeaders, firstHeader, forwardableRequestHeaders } from './headers.ts';
+import { firstHeader, forwardableRequestHeaders } from './headers.ts';
 import { MAX_PART_PLAINTEXT, partTarget } from './multipart.ts';
 import { checkMetadataSize, refuseEnvelopeHeaders } from './object-put.ts';
 import { encryptedObjectOf, firstString } from './object-read.ts';

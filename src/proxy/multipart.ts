@@ -18,9 +18,8 @@ import { freshDataKey } from './data-key.ts';
 import { answerUpload, sendEncrypted } from './encrypted-upload.ts';
 import { presentETag, translateConditions, upstreamETagCondition } from './etag.ts';
 import { type Exchange, objectResource, queryValue } from './exchange.ts';
-import { clientResponseHeaders, firstHeader, forwardableRequestHeaders } from './headers.ts';
+import { firstHeader, forwardableRequestHeaders } from './headers.ts';
 import { checkMetadataSize, refuseEnvelopeHeaders } from './object-put.ts';
-import { firstString } from './object-read.ts';
 import { bufferedRequestBody } from './passthrough.ts';
 import { answerXml, readUpstreamText, relayResponse } from './relay.ts';
 

@@ -3,7 +3,7 @@ import { S3Error } from '../s3/errors.ts';
 import { contentRange, parseRange, resolveRange, unsatisfiableContentRange } from '../s3/range.ts';
 import type { UpstreamResponse } from '../upstream/client.ts';
 import { presentETag, upstreamETagCondition } from './etag.ts';
-import { type Exchange, objectResource, queryValue } from './exchange.ts';
+import { type Exchange, queryValue } from './exchange.ts';
 import { clientResponseHeaders, firstHeader, forwardableRequestHeaders } from './headers.ts';
 import { type EncryptedObject, encryptedObject, type PlainRange } from './stored-object.ts';
 

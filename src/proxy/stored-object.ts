@@ -81,15 +81,23 @@ export async function encryptedObject(
       },
     };
   }
-  const layout = await services.layouts.get(identity, () =>
+  return multipartObject(await storedPartLayout(identity, services), services.keys);
+}
+
+/** The part layout of a stored multipart object, from its part headers (cached per stored version). */
+export function storedPartLayout(
+  identity: ObjectIdentity,
+  services: { upstream: UpstreamClient; layouts: LayoutCache },
+): Promise<PartLayout> {
+  return services.layouts.get(identity, () =>
     discoverPartLayout(identity.storedSize, (offset) =>
       fetchStoredBytes(services.upstream, identity, offset, 256),
     ),
   );
-  return multipartObject(layout, services.keys);
 }
 
-function multipartObject(layout: PartLayout, keys: KeyWrapper): EncryptedObject {
+/** A multipart object whose parts are located; the tools also build one from a local file's layout. */
+export function multipartObject(layout: PartLayout, keys: KeyWrapper): EncryptedObject {
   const whole = (range: PlainRange | undefined): PlainRange =>
     range ?? { start: 0, end: layout.plainSize - 1 };
   return {

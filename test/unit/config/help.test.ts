@@ -7,8 +7,12 @@ describe('renderHelp', () => {
   const help = renderHelp();
 
   it('starts with the usage of the commands', () => {
-    assert.match(help, /^Usage: cloudtaser-s3-proxy \[serve\|check-config\|help\]\n/);
-    assert.match(help, /later versions/);
+    assert.match(
+      help,
+      /^Usage: cloudtaser-s3-proxy \[serve\|check-config\|decrypt\|rewrap\|encrypt-existing\|/,
+    );
+    for (const command of ['decrypt', 'rewrap', 'encrypt-existing', 'inject', 'webhook'])
+      assert.match(help, new RegExp(`^  ${command} +\\S`, 'm'), command);
   });
 
   it('shows every setting with its default or when it is required', () => {

@@ -1,0 +1,85 @@
+import type { Config } from '../config/index.ts';
+import type { PoolEvent } from '../kms/key-pool.ts';
+import { VaultKeyService } from '../kms/key-service.ts';
+import { TransitKeyWrapper } from '../kms/transit.ts';
+import { type AuthEvent, KubernetesAuth, StaticTokenAuth, type VaultAuth } from '../kms/vault-auth.ts';
+import { VaultClient, type VaultClientOptions } from '../kms/vault-client.ts';
+import { UpstreamClient } from '../upstream/client.ts';
+
+/** Observers for metrics and logs; the command-line tools pass none. */
+export type KeyServiceHooks = {
+  onVaultCall?: VaultClientOptions['onCall'];
+  onAuthEvent?: (event: AuthEvent) => void;
+  onPoolEvent?: (event: PoolEvent) => void;
+  onCacheLookup?: (result: 'hit' | 'miss') => void;
+  onCacheSize?: (entries: number) => void;
+};
+
+export type KeyServices = {
+  vault: VaultClient;
+  auth: VaultAuth;
+  /** Direct Transit calls (rewrap, newest key version) that the pool and the cache do not cover. */
+  transit: TransitKeyWrapper;
+  /** Pooled data keys for writes, cached unwrapped keys for reads: what the proxy and the tools use. */
+  keys: VaultKeyService;
+};
+
+/**
+ * Configuration → Vault client, auth method, Transit and the key service. The proxy and the
+ * command-line tools (decrypt, rewrap, encrypt-existing) build them here, so both read the same
+ * environment variables the same way.
+ */
+export function createKeyServices(config: Config, hooks: KeyServiceHooks = {}): KeyServices {
+  const vault = new VaultClient({
+    addr: config.vault.addr,
+    namespace: config.vault.namespace,
+    caCertPath: config.vault.caCertPath,
+    skipVerify: config.vault.skipVerify,
+    timeoutMs: config.vault.timeoutMs,
+    maxRetries: config.vault.maxRetries,
+    onCall: hooks.onVaultCall,
+  });
+  const auth =
+    config.vault.authMethod === 'token'
+      ? new StaticTokenAuth(config.vault.token ?? '', {
+          lookup: (token) => vault.lookupSelf(token),
+          renew: (token) => vault.renewSelf(token),
+          onEvent: hooks.onAuthEvent,
+        })
+      : new KubernetesAuth({
+          role: config.vault.authRole ?? '',
+          mountPath: config.vault.authMountPath,
+          jwtPath: config.vault.authTokenPath,
+          login: (path, body) => vault.login(path, body),
+          renew: (token) => vault.renewSelf(token),
+          onEvent: hooks.onAuthEvent,
+        });
+  vault.useAuth(auth);
+  const transit = new TransitKeyWrapper(vault, config.transit);
+  const keys = new VaultKeyService({
+    transit,
+    auth,
+    contact: vault.contact,
+    poolSize: config.keys.poolSize,
+    cache: config.keys.cache,
+    onPoolEvent: hooks.onPoolEvent,
+    onCacheLookup: hooks.onCacheLookup,
+    onCacheSize: hooks.onCacheSize,
+  });
+  return { vault, auth, transit, keys };
+}
+
+/** The SigV4-signing client to the real S3 endpoint, with the AWS credential chain. */
+export function createUpstreamClient(config: Config): UpstreamClient {
+  return new UpstreamClient({
+    endpoint: {
+      protocol: config.s3.endpoint.protocol,
+      hostname: config.s3.endpoint.host,
+      port: config.s3.endpoint.port,
+      basePath: config.s3.endpoint.basePath,
+    },
+    region: config.s3.region,
+    addressing: config.s3.addressing,
+    connections: config.upstreamConnections,
+  });
+}
