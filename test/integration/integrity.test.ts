@@ -297,6 +297,41 @@ describe('integrity of what clients send: checksums verified over the plaintext;
     await assertNotStored('no-length');
   });
 
+  it('a client that disconnects halfway through a PUT leaves no object behind, and the proxy serves on', async () => {
+    const declared = 1024 * 1024;
+    await new Promise<void>((resolve) => {
+      const req = request(url('abandoned'), {
+        method: 'PUT',
+        headers: { 'content-length': String(declared) },
+      });
+      req.on('error', () => resolve());
+      req.write(patternBytes(300_000, 3), () => setTimeout(() => req.destroy(), 200));
+      req.on('close', () => resolve());
+    });
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    await assertNotStored('abandoned');
+    await client.send(new PutObjectCommand({ Bucket: bucket, Key: 'after-abandon', Body: 'still here' }));
+    const got = await client.send(new GetObjectCommand({ Bucket: bucket, Key: 'after-abandon' }));
+    assert.equal((await bodyBytes(got.Body)).toString(), 'still here');
+  });
+
+  it('a client that disconnects in the middle of a GET does not disturb the proxy', async () => {
+    const big = patternBytes(3 * 1024 * 1024, 8);
+    await client.send(new PutObjectCommand({ Bucket: bucket, Key: 'read-abandoned', Body: big }));
+    for (let i = 0; i < 3; i++) {
+      const controller = new AbortController();
+      const response = await fetch(url('read-abandoned'), { signal: controller.signal });
+      const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+      await reader.read();
+      controller.abort();
+    }
+    const got = await client.send(new GetObjectCommand({ Bucket: bucket, Key: 'read-abandoned' }));
+    assert.ok((await bodyBytes(got.Body)).equals(big));
+    const ready = await fetch(`${proxy.healthEndpoint}/healthz`);
+    assert.equal(ready.status, 200);
+    await ready.text();
+  });
+
   it('the upstream request carries only ciphertext even when the client sends its checksum (the stored object has no plaintext checksum)', async () => {
     await client.send(
       new PutObjectCommand({ Bucket: bucket, Key: 'sdk-checksum', Body: data, ChecksumAlgorithm: 'CRC32' }),

@@ -14,10 +14,14 @@ const parser = new XMLParser({
 
 /** The part list of a CompleteMultipartUpload request body. */
 export function parseCompleteMultipartUpload(xml: string): CompletedPart[] {
-  if (XMLValidator.validate(xml) !== true) throw new S3Error('MalformedXML');
-  const document = parser.parse(xml) as {
-    CompleteMultipartUpload?: { Part?: Array<Record<string, string>> };
-  };
+  let document: { CompleteMultipartUpload?: { Part?: Array<Record<string, string>> } };
+  try {
+    if (XMLValidator.validate(xml) !== true) throw new S3Error('MalformedXML');
+    document = parser.parse(xml) as typeof document;
+  } catch {
+    // The validator and the parser throw plain errors on some malformed input (found by the fuzz test).
+    throw new S3Error('MalformedXML');
+  }
   const root = document.CompleteMultipartUpload;
   if (root === undefined || typeof root !== 'object') throw new S3Error('MalformedXML');
   return (root.Part ?? []).map((part) => {
