@@ -1,10 +1,12 @@
 import { pipeline, type Readable, Transform, type TransformCallback } from 'node:stream';
 import { S3Error } from '../s3/errors.ts';
 import type { UpstreamResponse } from '../upstream/client.ts';
+import type { ClientBody } from './client-body.ts';
 import { presentETag } from './etag.ts';
 import type { Exchange } from './exchange.ts';
 import { clientResponseHeaders } from './headers.ts';
 import { firstString } from './object-read.ts';
+import { relayResponse } from './relay.ts';
 
 export type EncryptedUpload = {
   /** Where the plaintext comes from: the client's request (piped, so a failure cannot destroy its socket) or another stream. */
@@ -119,4 +121,32 @@ export function answerUpload(
   headers['x-amz-request-id'] ??= exchange.id;
   exchange.res.writeHead(200, headers);
   exchange.res.end();
+}
+
+/**
+ * PutObject and UploadPart: the client's body, checked and sealed, to the upstream; the answer with the
+ * presented ETag, or the upstream's error as it is.
+ */
+export async function uploadClientBody(
+  exchange: Exchange,
+  body: ClientBody,
+  upload: { seal: Transform; storedSize: number; headers: Record<string, string>; dek: Buffer },
+): Promise<void> {
+  const { s3 } = exchange;
+  exchange.continueBody();
+  const response = await sendEncrypted(exchange, {
+    source: exchange.req,
+    stages: body.stages,
+    seal: upload.seal,
+    storedSize: upload.storedSize,
+    verify: () => body.verify(),
+    request: { bucket: s3.bucket, key: s3.key, query: s3.query, headers: upload.headers },
+    done: () => upload.dek.fill(0),
+  });
+  if (response.status !== 200) {
+    await relayResponse(exchange, response);
+    return;
+  }
+  exchange.bytesIn += body.size;
+  answerUpload(exchange, response, body.verifiedChecksumHeaders());
 }

@@ -1,5 +1,6 @@
-import { multipartListingPlaintextSize, plaintextSize } from '../envelope/index.ts';
-import { rewriteListingEntries } from '../s3/xml/listing.ts';
+import { multipartListingPlaintextSize, partPlaintextSize, plaintextSize } from '../envelope/index.ts';
+import { withoutChecksumElements } from '../s3/xml/complete-multipart.ts';
+import { type EntryRewrite, rewriteListingEntries } from '../s3/xml/listing.ts';
 import { presentETag } from './etag.ts';
 import type { Exchange } from './exchange.ts';
 import { forwardableRequestHeaders } from './headers.ts';
@@ -14,6 +15,30 @@ const MULTIPART_ETAG = /^"?[0-9a-fA-F]{32}-(\d+)"?$/;
  * possible ciphertext size is taken as encrypted; see docs/decisions/0002-etags-and-listing-sizes.md.
  */
 export async function listObjects(exchange: Exchange): Promise<void> {
+  await rewriteListing(exchange, ['Contents', 'Version'], ({ size, etag }) => {
+    const parts = MULTIPART_ETAG.exec(etag ?? '')?.[1];
+    const plain =
+      parts === undefined
+        ? orUndefined(() => plaintextSize(size))
+        : orUndefined(() => multipartListingPlaintextSize(size, Number(parts)));
+    return plain === undefined ? { size, etag } : { size: plain, etag: presentETag(etag) };
+  });
+}
+
+/** ListParts: part sizes and ETags as the client sent and was told them. */
+export async function listParts(exchange: Exchange): Promise<void> {
+  await rewriteListing(exchange, ['Part'], ({ size, etag }) => {
+    const plain = orUndefined(() => partPlaintextSize(size));
+    return plain === undefined ? { size, etag } : { size: plain, etag: presentETag(etag) };
+  });
+}
+
+/** Forwards a listing request and answers with its entries rewritten; an upstream error goes back as it is. */
+async function rewriteListing(
+  exchange: Exchange,
+  elements: readonly string[],
+  rewrite: EntryRewrite,
+): Promise<void> {
   const { req, s3, deps } = exchange;
   const response = await deps.upstream.send({
     method: req.method ?? 'GET',
@@ -26,16 +51,8 @@ export async function listObjects(exchange: Exchange): Promise<void> {
     await relayResponse(exchange, response);
     return;
   }
-  const xml = rewriteListingEntries(await readUpstreamText(response), ({ size, etag }) => {
-    const parts = MULTIPART_ETAG.exec(etag ?? '')?.[1];
-    const plain =
-      parts === undefined
-        ? orUndefined(() => plaintextSize(size))
-        : orUndefined(() => multipartListingPlaintextSize(size, Number(parts)));
-    if (plain === undefined) return { size, etag };
-    return { size: plain, etag: presentETag(etag) };
-  });
-  answerXml(exchange, response, xml);
+  const xml = rewriteListingEntries(await readUpstreamText(response), rewrite, elements);
+  answerXml(exchange, response, withoutChecksumElements(xml));
 }
 
 function orUndefined(compute: () => number | undefined): number | undefined {

@@ -3,7 +3,6 @@ import {
   maxPartPlaintextSize,
   multipartEnvelopeHeaders,
   partCiphertextSize,
-  partPlaintextSize,
   uploadBinding,
 } from '../envelope/index.ts';
 import { S3Error } from '../s3/errors.ts';
@@ -12,11 +11,10 @@ import {
   serializeCompleteMultipartUpload,
   withoutChecksumElements,
 } from '../s3/xml/complete-multipart.ts';
-import { rewriteListingEntries } from '../s3/xml/listing.ts';
 import { clientBody } from './client-body.ts';
 import { freshDataKey } from './data-key.ts';
-import { answerUpload, sendEncrypted } from './encrypted-upload.ts';
-import { presentETag, translateConditions, upstreamETagCondition } from './etag.ts';
+import { uploadClientBody } from './encrypted-upload.ts';
+import { translateConditions, upstreamETagCondition } from './etag.ts';
 import { type Exchange, objectResource, queryValue } from './exchange.ts';
 import { firstHeader, forwardableRequestHeaders } from './headers.ts';
 import { checkMetadataSize, refuseEnvelopeHeaders } from './object-put.ts';
@@ -57,7 +55,7 @@ export async function createMultipartUpload(exchange: Exchange): Promise<void> {
  * may arrive in any order, be retried, or go through different proxy replicas.
  */
 export async function uploadPart(exchange: Exchange): Promise<void> {
-  const { req, s3, deps } = exchange;
+  const { req, deps } = exchange;
   const { partNumber, uploadId } = partTarget(exchange);
   const body = clientBody(exchange, {
     maxSize: MAX_PART_PLAINTEXT,
@@ -73,22 +71,12 @@ export async function uploadPart(exchange: Exchange): Promise<void> {
     uploadBinding: uploadBinding(uploadId),
   };
   const headers = forwardableRequestHeaders(req.headers, { dropIntegrity: true });
-  exchange.continueBody();
-  const response = await sendEncrypted(exchange, {
-    source: req,
-    stages: body.stages,
+  await uploadClientBody(exchange, body, {
     seal: createPartSealStream({ dek, header }),
     storedSize: partCiphertextSize(body.size),
-    verify: () => body.verify(),
-    request: { bucket: s3.bucket, key: s3.key, query: s3.query, headers },
-    done: () => dek.fill(0),
+    headers,
+    dek,
   });
-  if (response.status !== 200) {
-    await relayResponse(exchange, response);
-    return;
-  }
-  exchange.bytesIn += body.size;
-  answerUpload(exchange, response, body.verifiedChecksumHeaders());
 }
 
 export function partTarget(exchange: Exchange): { partNumber: number; uploadId: string } {
@@ -142,32 +130,4 @@ export async function completeMultipartUpload(exchange: Exchange): Promise<void>
   }
   // A 200 may still carry an <Error> (S3 reports late failures that way); it is passed on as it is.
   answerXml(exchange, response, withoutChecksumElements(await readUpstreamText(response)));
-}
-
-/** ListParts: part sizes and ETags as the client sent and was told them. */
-export async function listParts(exchange: Exchange): Promise<void> {
-  const { req, s3, deps } = exchange;
-  const response = await deps.upstream.send({
-    method: 'GET',
-    bucket: s3.bucket,
-    key: s3.key,
-    query: s3.query,
-    headers: forwardableRequestHeaders(req.headers, { dropIntegrity: false }),
-  });
-  if (response.status !== 200) {
-    await relayResponse(exchange, response);
-    return;
-  }
-  const xml = rewriteListingEntries(
-    await readUpstreamText(response),
-    ({ size, etag }) => {
-      try {
-        return { size: partPlaintextSize(size), etag: presentETag(etag) };
-      } catch {
-        return { size, etag };
-      }
-    },
-    ['Part'],
-  );
-  answerXml(exchange, response, withoutChecksumElements(xml));
 }

@@ -5,11 +5,10 @@ import { ciphertextSize } from '../envelope/size.ts';
 import { S3Error } from '../s3/errors.ts';
 import { clientBody } from './client-body.ts';
 import { freshDataKey } from './data-key.ts';
-import { answerUpload, sendEncrypted } from './encrypted-upload.ts';
+import { uploadClientBody } from './encrypted-upload.ts';
 import { translateConditions } from './etag.ts';
 import { type Exchange, objectResource } from './exchange.ts';
 import { forwardableRequestHeaders } from './headers.ts';
-import { relayResponse } from './relay.ts';
 
 /** S3 limits user metadata to 2 KB, counted as the UTF-8 bytes of names (without the prefix) and values. */
 const USER_METADATA_LIMIT = 2048;
@@ -38,22 +37,12 @@ export async function putObject(exchange: Exchange): Promise<void> {
     throw error;
   }
 
-  exchange.continueBody();
-  const response = await sendEncrypted(exchange, {
-    source: req,
-    stages: body.stages,
+  await uploadClientBody(exchange, body, {
     seal: createSealStream({ dek, nonce, plaintextSize: body.size }),
     storedSize: ciphertextSize(body.size),
-    verify: () => body.verify(),
-    request: { bucket: s3.bucket, key: s3.key, query: s3.query, headers },
-    done: () => dek.fill(0),
+    headers,
+    dek,
   });
-  if (response.status !== 200) {
-    await relayResponse(exchange, response);
-    return;
-  }
-  exchange.bytesIn += body.size;
-  answerUpload(exchange, response, body.verifiedChecksumHeaders());
 }
 
 export function refuseEnvelopeHeaders(headers: IncomingHttpHeaders): void {

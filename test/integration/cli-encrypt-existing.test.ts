@@ -12,7 +12,15 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { ciphertextSize } from '../../src/envelope/index.ts';
-import { createBucket, KiB, MiB, patternBytes, sha256, uniqueBucket } from '../support/fixtures.ts';
+import {
+  createBucket,
+  KiB,
+  MiB,
+  patternBytes,
+  seededRandom,
+  sha256,
+  uniqueBucket,
+} from '../support/fixtures.ts';
 import { type ProxyProcess, proxyS3Client, startProxy } from '../support/proxy-process.ts';
 import { createS3Client, type Services, useServices } from '../support/services.ts';
 import { readThrough, runTool, stored, summaryOf, toolEnv } from './cli-support.ts';
@@ -21,17 +29,6 @@ const REPO_ROOT = resolve(import.meta.dirname, '..', '..');
 const TEMP_PREFIX = '.cloudtaser-encrypt-existing/';
 // Small limits so that the 12 MiB object takes the multipart path (SeaweedFS requires 5 MiB parts, like S3).
 const SIZE_OPTIONS = ['--max-single-size', '8MiB', '--part-size', '5MiB'];
-
-/** Deterministic pseudo-random numbers: a failing schedule of kills can be replayed from its seed. */
-function prng(seed: number): () => number {
-  let state = seed >>> 0 || 1;
-  return () => {
-    state ^= state << 13;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    return (state >>> 0) / 2 ** 32;
-  };
-}
 
 type Original = {
   body: Buffer;
@@ -49,7 +46,7 @@ describe('encrypt-existing encrypts plaintext objects in place, and an interrupt
   const bucket = uniqueBucket('cli-migrate');
   const originals = new Map<string, Original>();
   const seed = Number(process.env.CLI_KILL_SEED ?? Date.now() % 100_000);
-  const random = prng(seed);
+  const random = seededRandom(seed);
 
   before(async () => {
     services = await useServices();

@@ -21,21 +21,11 @@ import {
   httpStatusOf,
   MiB,
   patternBytes,
+  seededRandom,
   uniqueBucket,
 } from '../support/fixtures.ts';
 import { type ProxyProcess, proxyS3Client, startProxy } from '../support/proxy-process.ts';
 import { createS3Client, type Services, useServices } from '../support/services.ts';
-
-/** Deterministic pseudo-random numbers, so a failing range can be reproduced. */
-function prng(seed: number): () => number {
-  let state = seed >>> 0 || 1;
-  return () => {
-    state ^= state << 13;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    return (state >>> 0) / 2 ** 32;
-  };
-}
 
 async function uploadParts(
   client: S3Client,
@@ -178,7 +168,7 @@ describe('multipart uploads are encrypted part by part and read back exactly', (
       // S3's smallest part is 5 MiB; 5,300,000 bytes is above it and no multiple of the 64 KiB segment.
       ['unaligned', [5_300_000, 5_300_000, 5_300_000, 17]],
     ];
-    const random = prng(7);
+    const random = seededRandom(7);
     for (const [name, sizes] of layouts) {
       const parts = sizes.map((size, i) => patternBytes(size, 100 + i));
       const plaintext = Buffer.concat(parts);

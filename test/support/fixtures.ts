@@ -17,6 +17,17 @@ export function patternBytes(length: number, seed = 1): Buffer {
   return out;
 }
 
+/** Deterministic pseudo-random numbers in [0, 1) (xorshift32), so a failing case can be replayed from its seed. */
+export function seededRandom(seed: number): () => number {
+  let state = seed >>> 0 || 1;
+  return () => {
+    state ^= state << 13;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    return (state >>> 0) / 2 ** 32;
+  };
+}
+
 export function sha256(data: Uint8Array): string {
   return createHash('sha256').update(data).digest('hex');
 }

@@ -7,17 +7,7 @@ import { classifyRequest } from '../../../src/s3/classify.ts';
 import { S3Error } from '../../../src/s3/errors.ts';
 import { parseRange, resolveRange } from '../../../src/s3/range.ts';
 import { parseCompleteMultipartUpload } from '../../../src/s3/xml/complete-multipart.ts';
-
-/** Seeded, so that a failure names an input that can be replayed. */
-function prng(seed: number): () => number {
-  let state = seed >>> 0 || 1;
-  return () => {
-    state ^= state << 13;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    return (state >>> 0) / 2 ** 32;
-  };
-}
+import { seededRandom } from '../../support/fixtures.ts';
 
 const ALPHABETS = {
   chunked: '0123456789abcdefABCDEF;=\r\n:-xchunk-signature',
@@ -48,7 +38,7 @@ function onlyExpectedErrors(
 
 describe('parsers fed random and mutated input fail only with their own errors', () => {
   it('Range parsing and resolution never throw', () => {
-    const random = prng(1);
+    const random = seededRandom(1);
     for (let i = 0; i < 5000; i++) {
       const header = randomText(random, ALPHABETS.range, 30);
       const parsed = parseRange(header);
@@ -60,7 +50,7 @@ describe('parsers fed random and mutated input fail only with their own errors',
   });
 
   it('request classification throws nothing but S3 errors', () => {
-    const random = prng(2);
+    const random = seededRandom(2);
     for (let i = 0; i < 5000; i++) {
       const rawUrl = `/${randomText(random, ALPHABETS.url, 40)}`;
       const method = ['GET', 'PUT', 'POST', 'DELETE', 'HEAD', 'PATCH'][Math.floor(random() * 6)] ?? 'GET';
@@ -77,7 +67,7 @@ describe('parsers fed random and mutated input fail only with their own errors',
   });
 
   it('CompleteMultipartUpload XML parsing throws nothing but S3 errors', () => {
-    const random = prng(3);
+    const random = seededRandom(3);
     const valid =
       '<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>"a"</ETag></Part></CompleteMultipartUpload>';
     for (let i = 0; i < 3000; i++) {
@@ -90,7 +80,7 @@ describe('parsers fed random and mutated input fail only with their own errors',
   });
 
   it('envelope metadata and part headers throw nothing but envelope errors', () => {
-    const random = prng(4);
+    const random = seededRandom(4);
     for (let i = 0; i < 3000; i++) {
       const headers = {
         'x-amz-meta-cloudtaser-format': random() < 0.8 ? 'v1' : randomText(random, 'v1-multipart', 12),
@@ -108,7 +98,7 @@ describe('parsers fed random and mutated input fail only with their own errors',
   });
 
   it('the aws-chunked decoder ends every random or mutated body with data or an S3 error', async () => {
-    const random = prng(5);
+    const random = seededRandom(5);
     const valid = '5\r\nhello\r\n0\r\nx-amz-checksum-crc32:NhCmhg==\r\n\r\n';
     for (let i = 0; i < 1500; i++) {
       let body = valid;
