@@ -1,11 +1,25 @@
-import { DECRYPT_USAGE, decrypt } from './cli/decrypt.ts';
-import { ENCRYPT_EXISTING_USAGE, encryptExisting } from './cli/encrypt-existing.ts';
-import { inject } from './cli/inject.ts';
-import { REWRAP_USAGE, rewrap } from './cli/rewrap.ts';
-import { serve } from './cli/serve.ts';
-import { UsageError } from './cli/tool.ts';
-import { webhook } from './cli/webhook.ts';
 import { type Config, loadConfig, renderHelp } from './config/index.ts';
+
+type Tool = { run: (args: string[], config: Config) => Promise<number>; usage: string };
+
+/**
+ * The recovery and migration tools read the proxy's settings (listen addresses are unused). Commands are
+ * loaded when named, so that `serve` does not carry the tools' and the injector's modules in memory.
+ */
+const TOOLS: Record<string, () => Promise<Tool>> = {
+  decrypt: async () => {
+    const m = await import('./cli/decrypt.ts');
+    return { run: m.decrypt, usage: m.DECRYPT_USAGE };
+  },
+  rewrap: async () => {
+    const m = await import('./cli/rewrap.ts');
+    return { run: m.rewrap, usage: m.REWRAP_USAGE };
+  },
+  'encrypt-existing': async () => {
+    const m = await import('./cli/encrypt-existing.ts');
+    return { run: m.encryptExisting, usage: m.ENCRYPT_EXISTING_USAGE };
+  },
+};
 
 /** `cloudtaser-s3-proxy [serve|check-config|decrypt|rewrap|encrypt-existing|inject|webhook|help]`; configured by environment variables only. */
 async function main(argv: string[]): Promise<number> {
@@ -15,21 +29,17 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   // The injector's commands read CLOUDTASER_INJECTOR_* settings, not the proxy's.
-  if (command === 'inject') return inject(argv.slice(1), process.env);
-  if (command === 'webhook') return webhook(argv.slice(1), process.env);
-  // The recovery and migration tools read the proxy's settings (listen addresses are unused).
-  const tool = new Map<string, { run: (args: string[], config: Config) => Promise<number>; usage: string }>([
-    ['decrypt', { run: decrypt, usage: DECRYPT_USAGE }],
-    ['rewrap', { run: rewrap, usage: REWRAP_USAGE }],
-    ['encrypt-existing', { run: encryptExisting, usage: ENCRYPT_EXISTING_USAGE }],
-  ]).get(command);
+  if (command === 'inject') return (await import('./cli/inject.ts')).inject(argv.slice(1), process.env);
+  if (command === 'webhook') return (await import('./cli/webhook.ts')).webhook(argv.slice(1), process.env);
+  const loadTool = Object.hasOwn(TOOLS, command) ? TOOLS[command] : undefined;
+  if (command !== 'serve' && command !== 'check-config' && loadTool === undefined) {
+    process.stderr.write(`cloudtaser-s3-proxy: unknown command "${command}"\n\n${renderHelp()}`);
+    return 2;
+  }
+  const tool = loadTool === undefined ? undefined : await loadTool();
   if (tool !== undefined && argv.slice(1).some((arg) => arg === '--help' || arg === '-h')) {
     process.stdout.write(tool.usage);
     return 0;
-  }
-  if (command !== 'serve' && command !== 'check-config' && tool === undefined) {
-    process.stderr.write(`cloudtaser-s3-proxy: unknown command "${command}"\n\n${renderHelp()}`);
-    return 2;
   }
   const loaded = loadConfig(process.env);
   if (!loaded.ok) {
@@ -46,6 +56,7 @@ async function main(argv: string[]): Promise<number> {
   if (tool !== undefined) {
     // Until the tool returns: if the event loop ran dry first, something never finished, which is no success.
     process.exitCode = 1;
+    const { UsageError } = await import('./cli/tool.ts');
     try {
       return await tool.run(argv.slice(1), loaded.config);
     } catch (error) {
@@ -58,6 +69,7 @@ async function main(argv: string[]): Promise<number> {
       return 2;
     }
   }
+  const { serve } = await import('./cli/serve.ts');
   await serve(loaded.config, loaded.warnings);
   return 0;
 }
