@@ -78,7 +78,7 @@ fi
 echo "demo: starting the proxy on $listen (health on $health), log in $proxy_log"
 (
   eval "$(node test/support/services.ts proxy-env --state "$state" --listen "$listen" --health "$health")"
-  exec node src/main.ts serve
+  exec node --max-semi-space-size=1 src/main.ts serve
 ) >"$proxy_log" 2>&1 &
 proxy_pid=$!
 

@@ -140,10 +140,10 @@ async function streamPlaintext(
     transform(chunk: Buffer, _encoding, callback) {
       if (!res.headersSent) res.writeHead(status, headers);
       exchange.bytesOut += chunk.length;
-      // Writes made in the same tick leave as one writev instead of one syscall per 64 KiB segment.
+      // Writes made in one turn of the event loop leave as one writev instead of one syscall per segment.
       if (res.writableCorked === 0) {
         res.cork();
-        process.nextTick(() => res.uncork());
+        setImmediate(() => res.uncork());
       }
       callback(null, chunk);
     },

@@ -13,6 +13,8 @@ import type { ServicesState } from './services.ts';
 
 const REPO_ROOT = resolve(import.meta.dirname, '..', '..');
 const MAIN = 'src/main.ts';
+/** The same V8 flags as `npm start` and the container image (see package.json). */
+const NODE_FLAGS = ['--max-semi-space-size=1'];
 const HEALTH_TIMEOUT_MS = 30_000;
 const STOP_TIMEOUT_MS = 15_000;
 
@@ -102,7 +104,7 @@ function track(child: ChildProcess): void {
 }
 
 function spawnProxy(args: string[], env: Record<string, string>): ChildProcess {
-  const child = spawn(process.execPath, [MAIN, ...args], {
+  const child = spawn(process.execPath, [...NODE_FLAGS, MAIN, ...args], {
     cwd: REPO_ROOT,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
