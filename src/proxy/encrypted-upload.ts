@@ -37,7 +37,6 @@ export async function sendEncrypted(exchange: Exchange, upload: EncryptedUpload)
   const gate = new HoldTailUntil(upload.verify);
   const first = upload.stages[0] ?? upload.seal;
   const stages: Transform[] = [...upload.stages, upload.seal, gate];
-  const abort = new AbortController();
   let bodyError: unknown;
   const { source } = upload;
   source.on('error', (error) => first.destroy(error));
@@ -57,7 +56,6 @@ export async function sendEncrypted(exchange: Exchange, upload: EncryptedUpload)
       bodyError = error;
       source.unpipe(first);
       if (source !== exchange.req) source.destroy();
-      abort.abort(error);
     }
   });
 
@@ -68,7 +66,6 @@ export async function sendEncrypted(exchange: Exchange, upload: EncryptedUpload)
       ...upload.request,
       body: gate,
       contentLength: upload.storedSize,
-      signal: abort.signal,
     });
   } catch (error) {
     throw bodyError ?? error;
