@@ -10,6 +10,8 @@ const parser = new XMLParser({
   trimValues: true,
   isArray: (name) => name === 'Part',
   processEntities: true,
+  // Go's encoding/xml (rclone, minio-go) writes the quotes of ETags as numeric references (&#34;).
+  htmlEntities: true,
 });
 
 /** The part list of a CompleteMultipartUpload request body. */
