@@ -1,38 +1,14 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { runClient, VENV_BIN } from '../support/clients.ts';
 import { patternBytes, uniqueBucket } from '../support/fixtures.ts';
 import { type ProxyProcess, proxyS3Client, startProxy } from '../support/proxy-process.ts';
 import { useServices } from '../support/services.ts';
-
-const VENV_BIN = resolve(import.meta.dirname, '..', '..', '.venv', 'bin');
-
-function run(
-  command: string,
-  args: string[],
-  env: Record<string, string>,
-): Promise<{ code: number | null; output: string }> {
-  return new Promise((resolveRun, reject) => {
-    const child = spawn(command, args, {
-      env: { ...process.env, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-    });
-    child.stderr.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-    });
-    child.on('error', reject);
-    child.on('close', (code) => resolveRun({ code, output }));
-  });
-}
 
 describe('Python clients with their default settings', () => {
   let proxy: ProxyProcess;
@@ -48,19 +24,27 @@ describe('Python clients with their default settings', () => {
   });
 
   it('boto3 round-trips 0 B to 20 MiB objects, HEAD and list sizes, and s3transfer-style ranged GETs', async () => {
-    const result = await run(join(VENV_BIN, 'python'), [resolve(import.meta.dirname, 'boto3_roundtrip.py')], {
-      PROXY_ENDPOINT: proxy.endpoint,
-      BUCKET: uniqueBucket('boto3'),
-    });
+    const result = await runClient(
+      join(VENV_BIN, 'python'),
+      [resolve(import.meta.dirname, 'boto3_roundtrip.py')],
+      {
+        PROXY_ENDPOINT: proxy.endpoint,
+        BUCKET: uniqueBucket('boto3'),
+      },
+    );
     assert.equal(result.code, 0, result.output);
   });
 
   it('boto3 upload_file/download_file: multipart up with the default TransferConfig and with 5,000,000-byte parts, ranged GETs with If-Match down', async () => {
-    const result = await run(join(VENV_BIN, 'python'), [resolve(import.meta.dirname, 'boto3_multipart.py')], {
-      PROXY_ENDPOINT: proxy.endpoint,
-      BUCKET: uniqueBucket('boto3-mp'),
-      WORKDIR: workdir,
-    });
+    const result = await runClient(
+      join(VENV_BIN, 'python'),
+      [resolve(import.meta.dirname, 'boto3_multipart.py')],
+      {
+        PROXY_ENDPOINT: proxy.endpoint,
+        BUCKET: uniqueBucket('boto3-mp'),
+        WORKDIR: workdir,
+      },
+    );
     assert.equal(result.code, 0, result.output);
   });
 
@@ -82,7 +66,7 @@ describe('Python clients with their default settings', () => {
       AWS_DEFAULT_REGION: 'us-east-1',
     };
     const aws = (...args: string[]) =>
-      run(join(VENV_BIN, 'aws'), ['--endpoint-url', proxy.endpoint, ...args], env);
+      runClient(join(VENV_BIN, 'aws'), ['--endpoint-url', proxy.endpoint, ...args], env);
     assert.equal((await aws('s3', 'mb', `s3://${bucket}`)).code, 0);
     let result = await aws('s3', 'sync', up, `s3://${bucket}/tree`);
     assert.equal(result.code, 0, result.output);
@@ -108,13 +92,13 @@ describe('Python clients with their default settings', () => {
     const putUrl = await getSignedUrl(client, new PutObjectCommand({ Bucket: bucket, Key: 'via-curl' }), {
       expiresIn: 300,
     });
-    let result = await run('curl', ['-sS', '--fail-with-body', '-X', 'PUT', '-T', file, putUrl], {});
+    let result = await runClient('curl', ['-sS', '--fail-with-body', '-X', 'PUT', '-T', file, putUrl], {});
     assert.equal(result.code, 0, result.output);
     const getUrl = await getSignedUrl(client, new GetObjectCommand({ Bucket: bucket, Key: 'via-curl' }), {
       expiresIn: 300,
     });
     const target = join(workdir, 'curl-down.bin');
-    result = await run('curl', ['-sS', '--fail-with-body', '-o', target, getUrl], {});
+    result = await runClient('curl', ['-sS', '--fail-with-body', '-o', target, getUrl], {});
     assert.equal(result.code, 0, result.output);
     assert.ok((await readFile(target)).equals(data));
   });
@@ -131,7 +115,7 @@ describe('Python clients with their default settings', () => {
       AWS_DEFAULT_REGION: 'us-east-1',
     };
     const aws = (...args: string[]) =>
-      run(join(VENV_BIN, 'aws'), ['--endpoint-url', proxy.endpoint, ...args], env);
+      runClient(join(VENV_BIN, 'aws'), ['--endpoint-url', proxy.endpoint, ...args], env);
     let result = await aws('s3', 'mb', `s3://${bucket}`);
     assert.equal(result.code, 0, result.output);
     result = await aws('s3', 'cp', source, `s3://${bucket}/dir/file.bin`);

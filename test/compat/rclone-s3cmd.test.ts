@@ -1,36 +1,12 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { runClient, VENV_BIN } from '../support/clients.ts';
 import { patternBytes, uniqueBucket } from '../support/fixtures.ts';
 import { type ProxyProcess, startProxy } from '../support/proxy-process.ts';
 import { useServices } from '../support/services.ts';
-
-const VENV_BIN = resolve(import.meta.dirname, '..', '..', '.venv', 'bin');
-
-function run(
-  command: string,
-  args: string[],
-  env: Record<string, string> = {},
-): Promise<{ code: number | null; output: string }> {
-  return new Promise((resolveRun, reject) => {
-    const child = spawn(command, args, {
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-    });
-    child.stderr.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-    });
-    child.on('error', reject);
-    child.on('close', (code) => resolveRun({ code, output }));
-  });
-}
 
 /**
  * rclone and s3cmd compare ETags with MD5s they compute (COMPAT "ETag as MD5"); through the proxy they must
@@ -71,7 +47,7 @@ describe('rclone and s3cmd, which check ETags against their own MD5s', () => {
       RCLONE_S3_CHUNK_SIZE: '8M',
     };
     const rclone = (...args: string[]) =>
-      run(join(VENV_BIN, 'rclone'), ['--config', '/dev/null', ...args], env);
+      runClient(join(VENV_BIN, 'rclone'), ['--config', '/dev/null', ...args], env);
     let result = await rclone('mkdir', `proxy:${bucket}`);
     assert.equal(result.code, 0, result.output);
     result = await rclone('copy', source, `proxy:${bucket}/tree`);
@@ -95,7 +71,7 @@ describe('rclone and s3cmd, which check ETags against their own MD5s', () => {
     await writeFile(file, data);
     const host = new URL(proxy.endpoint).host;
     const s3cmd = (...args: string[]) =>
-      run(join(VENV_BIN, 's3cmd'), [
+      runClient(join(VENV_BIN, 's3cmd'), [
         '--no-ssl',
         `--host=${host}`,
         `--host-bucket=${host}`,

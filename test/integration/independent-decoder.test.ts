@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { runClient, VENV_BIN } from '../support/clients.ts';
 import { createBucket, MiB, patternBytes, uniqueBucket } from '../support/fixtures.ts';
 import { type ProxyProcess, proxyS3Client, startProxy } from '../support/proxy-process.ts';
 import { type Services, useServices } from '../support/services.ts';
@@ -40,45 +40,34 @@ describe('the independent Python decoder decrypts objects the proxy stored', () 
       const key = `decoder/${size} bytes ü`;
       await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: plaintext }));
       const out = join(workdir, `${size}.out`);
-      const result = await new Promise<{ code: number | null; output: string }>((resolveRun, reject) => {
-        const child = spawn(
-          join(ROOT, '.venv', 'bin', 'python'),
-          [
-            join(ROOT, 'test', 'conformance', 'independent_decoder.py'),
-            's3',
-            '--endpoint',
-            services.s3.endpoint,
-            '--bucket',
-            bucket,
-            '--key',
-            key,
-            '--vault-addr',
-            services.vault.directAddr,
-            '--vault-token',
-            services.vault.proxyToken,
-            '--transit-mount',
-            services.vault.transitMount,
-            '--transit-key',
-            services.vault.transitKey,
-            '--out',
-            out,
-          ],
-          {
-            env: {
-              PATH: process.env.PATH ?? '',
-              AWS_ACCESS_KEY_ID: services.s3.accessKeyId,
-              AWS_SECRET_ACCESS_KEY: services.s3.secretAccessKey,
-              AWS_DEFAULT_REGION: services.s3.region,
-            },
-            stdio: ['ignore', 'pipe', 'pipe'],
-          },
-        );
-        let output = '';
-        child.stdout.on('data', (c: Buffer) => (output += c.toString()));
-        child.stderr.on('data', (c: Buffer) => (output += c.toString()));
-        child.on('error', reject);
-        child.on('close', (code) => resolveRun({ code, output }));
-      });
+      const result = await runClient(
+        join(VENV_BIN, 'python'),
+        [
+          join(ROOT, 'test', 'conformance', 'independent_decoder.py'),
+          's3',
+          '--endpoint',
+          services.s3.endpoint,
+          '--bucket',
+          bucket,
+          '--key',
+          key,
+          '--vault-addr',
+          services.vault.directAddr,
+          '--vault-token',
+          services.vault.proxyToken,
+          '--transit-mount',
+          services.vault.transitMount,
+          '--transit-key',
+          services.vault.transitKey,
+          '--out',
+          out,
+        ],
+        {
+          AWS_ACCESS_KEY_ID: services.s3.accessKeyId,
+          AWS_SECRET_ACCESS_KEY: services.s3.secretAccessKey,
+          AWS_DEFAULT_REGION: services.s3.region,
+        },
+      );
       assert.equal(result.code, 0, result.output);
       assert.ok((await readFile(out)).equals(plaintext), 'decoded bytes equal what was written');
     });

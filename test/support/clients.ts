@@ -1,0 +1,31 @@
+/** Real client programs (from .venv, installed by scripts/install-tools.sh) run as a user would run them. */
+import { spawn } from 'node:child_process';
+import { resolve } from 'node:path';
+
+export const VENV_BIN = resolve(import.meta.dirname, '..', '..', '.venv', 'bin');
+
+/**
+ * Runs a command to its end and returns its exit code and interleaved output. The environment is only
+ * PATH, HOME and `env`: none of the developer's own AWS or Vault settings leak into a client under test.
+ */
+export function runClient(
+  command: string,
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number | null; output: string }> {
+  return new Promise((resolveRun, reject) => {
+    const child = spawn(command, args, {
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    child.on('error', reject);
+    child.on('close', (code) => resolveRun({ code, output }));
+  });
+}
