@@ -4,9 +4,11 @@
  *
  *   npm run bench                 # 256 MiB, 3 rounds
  *   BENCH_SIZE_MIB=1024 BENCH_ROUNDS=1 npm run bench
+ *   BENCH_PARALLEL=64 BENCH_PARALLEL_MIB=10 npm run bench   # the concurrent part (0 skips it)
  *   BENCH_PROFILE_DIR=/tmp/prof npm run bench   # CPU profile of the proxy
  */
 import { readFile } from 'node:fs/promises';
+import { Agent } from 'node:http';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
@@ -33,15 +35,15 @@ function generatedBody(length: number): Readable {
   });
 }
 
-async function timePut(client: S3Client, bucket: string, key: string): Promise<number> {
+async function timePut(client: S3Client, bucket: string, key: string, length = size): Promise<number> {
   const started = performance.now();
   await client.send(
-    new PutObjectCommand({ Bucket: bucket, Key: key, Body: generatedBody(size), ContentLength: size }),
+    new PutObjectCommand({ Bucket: bucket, Key: key, Body: generatedBody(length), ContentLength: length }),
   );
   return (performance.now() - started) / 1000;
 }
 
-async function timeGet(client: S3Client, bucket: string, key: string): Promise<number> {
+async function timeGet(client: S3Client, bucket: string, key: string, length = size): Promise<number> {
   const started = performance.now();
   const got = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
   let received = 0;
@@ -54,7 +56,7 @@ async function timeGet(client: S3Client, bucket: string, key: string): Promise<n
       },
     }),
   );
-  if (received !== size) throw new Error(`GET returned ${received} bytes, expected ${size}`);
+  if (received !== length) throw new Error(`GET returned ${received} bytes, expected ${length}`);
   return (performance.now() - started) / 1000;
 }
 
@@ -119,4 +121,52 @@ async function main(): Promise<void> {
   }
 }
 
+/**
+ * Memory under concurrency (R-PERF-2: 64 concurrent transfers under 512 MiB), in a proxy of its
+ * own so that its peak RSS is only this load's. BENCH_PARALLEL=0 skips it.
+ */
+async function concurrentTransfers(count: number, sizeMiB: number): Promise<void> {
+  const length = sizeMiB * MiB;
+  const services = await loadServices();
+  const proxy = await startProxy(services, {
+    env: { CLOUDTASER_S3PROXY_MAX_OBJECT_SIZE: String(length), CLOUDTASER_S3PROXY_LOG_LEVEL: 'warn' },
+  });
+  try {
+    const client = proxyS3Client(proxy, {
+      config: { requestHandler: { httpAgent: new Agent({ keepAlive: true, maxSockets: count }) } },
+    });
+    const bucket = uniqueBucket('bench-parallel');
+    await createBucket(client, bucket);
+    const keys = Array.from({ length: count }, (_, i) => `parallel-${i}`);
+    let started = performance.now();
+    await allOrFirstError(keys.map((key) => timePut(client, bucket, key, length)));
+    const putSeconds = (performance.now() - started) / 1000;
+    started = performance.now();
+    await allOrFirstError(keys.map((key) => timeGet(client, bucket, key, length)));
+    const getSeconds = (performance.now() - started) / 1000;
+    const total = (count * length) / MiB;
+    console.log(
+      `${count} concurrent ${sizeMiB} MiB transfers: PUT ${(total / putSeconds).toFixed(1)} MiB/s, GET ${(total / getSeconds).toFixed(1)} MiB/s, proxy peak RSS ${(await peakRssMiB(proxy.process.pid)).toFixed(1)} MiB`,
+    );
+    client.destroy();
+  } finally {
+    await proxy.stop();
+    await services.stop();
+  }
+}
+
+/** Waits for every transfer, then fails with how many failed and the first reason. */
+async function allOrFirstError(transfers: Promise<unknown>[]): Promise<void> {
+  const failed = (await Promise.allSettled(transfers)).filter((r) => r.status === 'rejected');
+  if (failed.length > 0) {
+    throw new Error(
+      `${failed.length} of ${transfers.length} transfers failed; the first: ${String(failed[0]?.reason)}`,
+    );
+  }
+}
+
 await main();
+const parallel = Number(process.env.BENCH_PARALLEL ?? 64);
+// 10 MiB by default: the harness's SeaweedFS (small volumes, one disk) answers InternalError to some of 64
+// concurrent 100 MiB writes, also written directly; a transfer's memory does not depend on its size.
+if (parallel > 0) await concurrentTransfers(parallel, Number(process.env.BENCH_PARALLEL_MIB ?? 10));
