@@ -167,6 +167,6 @@ async function allOrFirstError(transfers: Promise<unknown>[]): Promise<void> {
 
 await main();
 const parallel = Number(process.env.BENCH_PARALLEL ?? 64);
-// 10 MiB by default: the harness's SeaweedFS (small volumes, one disk) answers InternalError to some of 64
-// concurrent 100 MiB writes, also written directly; a transfer's memory does not depend on its size.
+// 10 MiB by default: with 64 concurrent 100 MiB writes, the harness's SeaweedFS (small volumes, one disk)
+// answered some of them with its own InternalError; a transfer's memory does not depend on its size.
 if (parallel > 0) await concurrentTransfers(parallel, Number(process.env.BENCH_PARALLEL_MIB ?? 10));
