@@ -1,4 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
+import { contentEncodingWithoutAwsChunked } from '../s3/aws-chunked/index.ts';
+import { isInboundIntegrityHeader } from '../s3/checksum.ts';
 
 /** Hop-by-hop headers and the ones this proxy recomputes for the upstream connection. */
 const CONNECTION_HEADERS = new Set([
@@ -23,17 +25,6 @@ const CLIENT_SIGNING_HEADERS = new Set([
   'x-amz-security-token',
 ]);
 
-/** Integrity headers describe the plaintext the client sent; they are verified here and never forwarded with ciphertext. */
-export function isPlaintextIntegrityHeader(name: string): boolean {
-  return (
-    name === 'content-md5' ||
-    name.startsWith('x-amz-checksum-') ||
-    name === 'x-amz-sdk-checksum-algorithm' ||
-    name === 'x-amz-trailer' ||
-    name === 'x-amz-decoded-content-length'
-  );
-}
-
 export type ForwardOptions = {
   /** Drop Content-MD5 and x-amz-checksum-*: true when the body is re-encoded on the way. */
   dropIntegrity: boolean;
@@ -48,24 +39,15 @@ export function forwardableRequestHeaders(
   for (const [name, value] of Object.entries(headers)) {
     if (value === undefined || CONNECTION_HEADERS.has(name) || CLIENT_SIGNING_HEADERS.has(name)) continue;
     if (name === 'x-amz-decoded-content-length' || name === 'x-amz-trailer') continue;
-    if (options.dropIntegrity && isPlaintextIntegrityHeader(name)) continue;
+    if (options.dropIntegrity && isInboundIntegrityHeader(name)) continue;
     if (name === 'content-encoding') {
-      const kept = stripAwsChunked(Array.isArray(value) ? value.join(',') : value);
-      if (kept !== '') result[name] = kept;
+      const kept = contentEncodingWithoutAwsChunked(Array.isArray(value) ? value.join(',') : value);
+      if (kept !== undefined) result[name] = kept;
       continue;
     }
     result[name] = Array.isArray(value) ? value.join(', ') : value;
   }
   return result;
-}
-
-/** `aws-chunked` describes the framing the proxy removed; other codings (gzip) describe the object and stay. */
-export function stripAwsChunked(contentEncoding: string): string {
-  return contentEncoding
-    .split(',')
-    .map((token) => token.trim())
-    .filter((token) => token !== '' && token.toLowerCase() !== 'aws-chunked')
-    .join(', ');
 }
 
 const RESPONSE_CONNECTION_HEADERS = new Set([

@@ -77,7 +77,3 @@ export class S3Error extends Error {
     this.headers = options?.headers ?? {};
   }
 }
-
-export function isS3Error(value: unknown): value is S3Error {
-  return value instanceof S3Error;
-}
