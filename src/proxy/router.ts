@@ -8,6 +8,7 @@ import type { Exchange, ProxyDeps } from './exchange.ts';
 import { sendError } from './failure.ts';
 import { listObjects, listParts } from './listing.ts';
 import { completeMultipartUpload, createMultipartUpload, uploadPart } from './multipart.ts';
+import { getObjectAttributes } from './object-attributes.ts';
 import { getObject } from './object-get.ts';
 import { headObject } from './object-head.ts';
 import { putObject } from './object-put.ts';
@@ -25,6 +26,7 @@ const OBJECT_HANDLERS: Partial<Record<S3Request['operation'], Handler>> = {
   CompleteMultipartUpload: completeMultipartUpload,
   ListParts: listParts,
   CopyObject: copyObject,
+  GetObjectAttributes: getObjectAttributes,
   GetObject: getObject,
   HeadObject: headObject,
   ListObjects: listObjects,

@@ -261,9 +261,7 @@ export const OPERATIONS: Readonly<Record<OperationName, OperationHandling>> = Ob
   DeleteObjectTagging: passthrough,
   GetObjectAcl: passthrough,
   PutObjectAcl: passthrough,
-  GetObjectAttributes: refuse(
-    "GetObjectAttributes is not supported yet by this proxy version: it would report the sizes and checksums of the ciphertext as if they were the object's",
-  ),
+  GetObjectAttributes: handled('head'),
   GetObjectRetention: passthrough,
   PutObjectRetention: passthrough,
   GetObjectLegalHold: passthrough,

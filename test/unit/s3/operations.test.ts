@@ -79,7 +79,7 @@ describe('OPERATIONS', () => {
       AppendObject: 'refuse',
       CopyObject: 'envelope',
       RenameObject: 'refuse',
-      GetObjectAttributes: 'refuse',
+      GetObjectAttributes: 'head',
       PutObjectAnnotation: 'refuse',
       SelectObjectContent: 'refuse',
       GetObjectTorrent: 'refuse',

@@ -1,0 +1,56 @@
+import { partPlaintextSize } from '../envelope/index.ts';
+import { rewriteListingEntries } from '../s3/xml/listing.ts';
+import { presentETag } from './etag.ts';
+import type { Exchange } from './exchange.ts';
+import { forwardableRequestHeaders } from './headers.ts';
+import { encryptedObjectOf, readRequest } from './object-read.ts';
+import { answerXml, readUpstreamText, relayResponse } from './relay.ts';
+
+/**
+ * GetObjectAttributes: the upstream's answer describes what is stored; for an encrypted object the size,
+ * the ETag and the part sizes are shown as the plaintext's, and checksums (of ciphertext) are left out.
+ */
+export async function getObjectAttributes(exchange: Exchange): Promise<void> {
+  const { req, s3, deps } = exchange;
+  const request = readRequest(exchange);
+  const head = await deps.upstream.send({
+    method: 'HEAD',
+    bucket: s3.bucket,
+    key: s3.key,
+    query: request.query,
+    headers: request.headers,
+  });
+  head.body.resume();
+  const object = head.status === 200 ? await encryptedObjectOf(exchange, head) : undefined;
+  const response = await deps.upstream.send({
+    method: 'GET',
+    bucket: s3.bucket,
+    key: s3.key,
+    query: s3.query,
+    headers: forwardableRequestHeaders(req.headers, { dropIntegrity: false }),
+  });
+  if (response.status !== 200 || object === undefined) {
+    await relayResponse(exchange, response);
+    return;
+  }
+  let xml = await readUpstreamText(response);
+  xml = xml.replace(/<ObjectSize>\d+<\/ObjectSize>/, `<ObjectSize>${object.plainSize}</ObjectSize>`);
+  xml = xml.replace(/<ETag>([^<]*)<\/ETag>/, (_whole, etag: string) => {
+    const quoted = etag.includes('"') || etag.includes('&quot;');
+    const presented = (presentETag(etag.replaceAll('&quot;', '"')) ?? etag).replaceAll('"', '');
+    return `<ETag>${quoted ? `&quot;${presented}&quot;` : presented}</ETag>`;
+  });
+  xml = xml.replace(/<Checksum>[\s\S]*?<\/Checksum>/g, '');
+  xml = rewriteListingEntries(
+    xml,
+    ({ size, etag }) => {
+      try {
+        return { size: partPlaintextSize(size), etag };
+      } catch {
+        return { size, etag };
+      }
+    },
+    ['Part'],
+  );
+  answerXml(exchange, response, xml.replace(/<(Checksum[A-Za-z0-9]+)>[^<]*<\/\1>/g, ''));
+}
