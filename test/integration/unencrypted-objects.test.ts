@@ -49,7 +49,7 @@ describe('objects stored without the envelope follow CLOUDTASER_S3PROXY_UNENCRYP
       assert.equal(head.ContentLength, plaintext.length);
       const metrics = await (await fetch(`${proxy.healthEndpoint}/metrics`)).text();
       assert.match(metrics, /cloudtaser_s3proxy_unencrypted_objects_served_total 2/);
-      assert.ok(proxy.logRecords().some((r) => r.msg === 'served an object stored without encryption'));
+      assert.ok(await proxy.waitForLogRecord((r) => r.msg === 'served an object stored without encryption'));
     });
   });
 

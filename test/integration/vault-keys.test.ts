@@ -244,7 +244,7 @@ describe('Transit key versions: rotation moves new objects to the new version; a
       assert.ok(read.message.includes(`/${bucket}/v1-never-read`), read.message);
       assert.match(read.message, /version 1 of the Transit key/);
       assert.match(read.message, /min_decryption_version/);
-      const logged = proxy.logRecords().find((record) => record.code === 'InvalidEncryptedObject');
+      const logged = await proxy.waitForLogRecord((record) => record.code === 'InvalidEncryptedObject');
       assert.ok(logged !== undefined, 'the failure is logged');
     } finally {
       await bao(services.vault, 'POST', `transit/keys/${transitKey}/config`, {

@@ -207,7 +207,7 @@ describe('TLS to Vault: VAULT_CACERT, VAULT_SKIP_VERIFY, and a sealed Vault', ()
     assert.equal((await readyz(proxy)).status, 200);
     await roundTrip(client, 'skip-verify');
     assert.ok(
-      proxy.logRecords().some((record) => String(record.warning ?? '').includes('VAULT_SKIP_VERIFY')),
+      await proxy.waitForLogRecord((record) => String(record.warning ?? '').includes('VAULT_SKIP_VERIFY')),
     );
   });
 

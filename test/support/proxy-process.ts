@@ -32,6 +32,14 @@ export interface ProxyProcess {
   logs(): string;
   /** The stdout lines that parse as JSON (the proxy's structured log). */
   logRecords(): Record<string, unknown>[];
+  /**
+   * The first log record that matches, waiting up to `timeoutMs` for it: a line the proxy wrote just before
+   * answering can still be in the pipe when the client has its answer.
+   */
+  waitForLogRecord(
+    matches: (record: Record<string, unknown>) => boolean,
+    timeoutMs?: number,
+  ): Promise<Record<string, unknown> | undefined>;
   /** Sends `signal` (default SIGTERM) and waits for the exit; SIGKILL if it has not exited after 15 s. */
   stop(signal?: NodeJS.Signals): Promise<ProxyExit>;
   /** Resolves when the process exits, however that happens. */
@@ -204,6 +212,14 @@ export async function startProxy(
     healthEndpoint,
     logs: () => output,
     logRecords: () => [...records],
+    async waitForLogRecord(matches, timeoutMs = 3000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const found = records.find(matches);
+        if (found !== undefined || Date.now() > deadline) return found;
+        await sleep(25);
+      }
+    },
     stop,
     exited,
     process: child,
