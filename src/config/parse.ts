@@ -81,7 +81,9 @@ export interface HttpEndpoint {
   readonly origin: string;
 }
 
+/** An http(s) URL without credentials, query or fragment: what both the S3 endpoint and VAULT_ADDR must be. */
 function parseHttpUrl(value: string): URL | undefined {
+  if (value.includes('?') || value.includes('#')) return undefined;
   let url: URL;
   try {
     url = new URL(value);
@@ -90,6 +92,7 @@ function parseHttpUrl(value: string): URL | undefined {
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') return undefined;
   if (url.username !== '' || url.password !== '' || url.hostname === '') return undefined;
+  if (url.search !== '' || url.hash !== '') return undefined;
   return url;
 }
 
@@ -98,15 +101,7 @@ export function parseS3Endpoint(value: string): Parsed<HttpEndpoint> {
   const expected =
     'an http:// or https:// URL with no path, query or credentials, e.g. https://s3.eu-west-1.amazonaws.com';
   const url = parseHttpUrl(value);
-  if (
-    url === undefined ||
-    url.search !== '' ||
-    url.hash !== '' ||
-    value.includes('?') ||
-    value.includes('#')
-  ) {
-    return fail(expected);
-  }
+  if (url === undefined) return fail(expected);
   if (url.pathname !== '/' && url.pathname !== '') return fail(expected);
   const protocol = url.protocol === 'https:' ? 'https:' : 'http:';
   const defaultPort = protocol === 'https:' ? 443 : 80;
@@ -121,15 +116,7 @@ export function parseVaultAddress(value: string): Parsed<string> {
   const expected =
     'an http:// or https:// URL with no query or credentials, e.g. https://vault.example.com:8200';
   const url = parseHttpUrl(value);
-  if (
-    url === undefined ||
-    url.search !== '' ||
-    url.hash !== '' ||
-    value.includes('?') ||
-    value.includes('#')
-  ) {
-    return fail(expected);
-  }
+  if (url === undefined) return fail(expected);
   return ok(`${url.protocol}//${url.host}${url.pathname.replace(/\/+$/, '')}`);
 }
 

@@ -2,7 +2,6 @@
 
 Run by test/compat/python-clients.test.ts with PROXY_ENDPOINT, BUCKET and WORKDIR in the environment.
 """
-import hashlib
 import os
 import sys
 
@@ -10,14 +9,7 @@ import boto3
 from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 
-
-def pattern(length: int, seed: int) -> bytes:
-    out = bytearray()
-    counter = 0
-    while len(out) < length:
-        out += hashlib.sha256(f"{seed}:{counter}".encode()).digest()
-        counter += 1
-    return bytes(out[:length])
+from patterns import pattern
 
 
 def main() -> int:

@@ -2,7 +2,6 @@
 
 Run by test/compat/python-clients.test.ts with PROXY_ENDPOINT and BUCKET in the environment.
 """
-import hashlib
 import io
 import os
 import sys
@@ -11,17 +10,9 @@ import boto3
 from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 
+from patterns import pattern
+
 SIZES = [0, 1, 65535, 65536, 65537, 1024 * 1024 + 3, 20 * 1024 * 1024]
-
-
-def pattern(length: int, seed: int) -> bytes:
-    # Deterministic, position-dependent bytes (not a repeating short cycle) so misplaced data shows.
-    out = bytearray()
-    counter = 0
-    while len(out) < length:
-        out += hashlib.sha256(f"{seed}:{counter}".encode()).digest()
-        counter += 1
-    return bytes(out[:length])
 
 
 def main() -> int:
