@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { KeyWrapper } from '../kms/key-wrapper.ts';
 import type { S3Request } from '../s3/classify.ts';
+import { S3Error } from '../s3/errors.ts';
 import type { ProxyMetrics } from '../server/metrics.ts';
 import type { UpstreamClient } from '../upstream/client.ts';
 import type { LayoutCache } from './stored-object.ts';
@@ -42,4 +43,15 @@ export function objectResource(s3: S3Request): string {
 
 export function queryValue(s3: S3Request, name: string): string | undefined {
   return s3.query.find(([key]) => key === name)?.[1];
+}
+
+/** The `partNumber` query parameter, 1..10000 as S3 allows; undefined when absent. */
+export function partNumberOf(s3: S3Request): number | undefined {
+  const text = queryValue(s3, 'partNumber');
+  if (text === undefined) return undefined;
+  const partNumber = Number(text);
+  if (!/^\d{1,5}$/.test(text) || partNumber < 1 || partNumber > 10000) {
+    throw new S3Error('InvalidArgument', 'Part number must be an integer between 1 and 10000, inclusive.');
+  }
+  return partNumber;
 }

@@ -15,7 +15,7 @@ import { clientBody } from './client-body.ts';
 import { freshDataKey } from './data-key.ts';
 import { uploadClientBody } from './encrypted-upload.ts';
 import { translateConditions, upstreamETagCondition } from './etag.ts';
-import { type Exchange, objectResource, queryValue } from './exchange.ts';
+import { type Exchange, objectResource, partNumberOf, queryValue } from './exchange.ts';
 import { firstHeader, forwardableRequestHeaders } from './headers.ts';
 import { checkMetadataSize, refuseEnvelopeHeaders } from './object-put.ts';
 import { bufferedRequestBody } from './passthrough.ts';
@@ -80,12 +80,9 @@ export async function uploadPart(exchange: Exchange): Promise<void> {
 }
 
 export function partTarget(exchange: Exchange): { partNumber: number; uploadId: string } {
-  const partText = queryValue(exchange.s3, 'partNumber') ?? '';
+  const partNumber = partNumberOf(exchange.s3);
+  if (partNumber === undefined) throw new S3Error('InvalidArgument', 'partNumber is missing.');
   const uploadId = queryValue(exchange.s3, 'uploadId') ?? '';
-  const partNumber = Number(partText);
-  if (!/^\d{1,5}$/.test(partText) || partNumber < 1 || partNumber > 10000) {
-    throw new S3Error('InvalidArgument', 'Part number must be an integer between 1 and 10000, inclusive.');
-  }
   if (uploadId === '') throw new S3Error('InvalidArgument', 'uploadId must not be empty.');
   return { partNumber, uploadId };
 }

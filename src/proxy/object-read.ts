@@ -3,7 +3,7 @@ import { S3Error } from '../s3/errors.ts';
 import { contentRange, parseRange, resolveRange, unsatisfiableContentRange } from '../s3/range.ts';
 import type { UpstreamResponse } from '../upstream/client.ts';
 import { presentETag, upstreamETagCondition } from './etag.ts';
-import { type Exchange, queryValue } from './exchange.ts';
+import { type Exchange, partNumberOf, queryValue } from './exchange.ts';
 import { clientResponseHeaders, firstHeader, forwardableRequestHeaders } from './headers.ts';
 import { type EncryptedObject, encryptedObject, type PlainRange } from './stored-object.ts';
 
@@ -24,13 +24,8 @@ export function readRequest(exchange: Exchange): ReadRequest {
   }
   const rangeHeader = headers.range;
   delete headers.range;
-  const partText = queryValue(s3, 'partNumber');
-  let partNumber: number | undefined;
-  if (partText !== undefined) {
-    partNumber = Number(partText);
-    if (!/^\d{1,5}$/.test(partText) || partNumber < 1 || partNumber > 10000) {
-      throw new S3Error('InvalidArgument', 'Part number must be an integer between 1 and 10000, inclusive.');
-    }
+  const partNumber = partNumberOf(s3);
+  if (partNumber !== undefined) {
     if (rangeHeader !== undefined) {
       throw new S3Error('InvalidRequest', 'Cannot specify both Range header and partNumber query parameter.');
     }
