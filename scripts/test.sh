@@ -21,7 +21,7 @@ for arg in "$@"; do
   if [[ $arg == -* ]]; then options+=("$arg"); else files+=("$arg"); fi
 done
 if ((${#files[@]} == 0)); then
-  for layer in unit integration compat; do
+  for layer in unit integration compat adversarial; do
     if [[ -n $(find "test/$layer" -name '*.test.ts' -print -quit 2>/dev/null) ]]; then
       files+=("test/$layer/**/*.test.ts")
     fi
