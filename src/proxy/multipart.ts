@@ -18,7 +18,7 @@ import { translateConditions, upstreamETagCondition } from './etag.ts';
 import { type Exchange, objectResource, partNumberOf, queryValue } from './exchange.ts';
 import { firstHeader, forwardableRequestHeaders } from './headers.ts';
 import { checkMetadataSize, refuseEnvelopeHeaders } from './object-put.ts';
-import { bufferedRequestBody } from './passthrough.ts';
+import { bufferedRequestBody } from './passthrough-body.ts';
 import { answerXml, readUpstreamText, relayResponse } from './relay.ts';
 
 /** S3's largest part, counted in what is stored: the part header and the tags come out of it. */

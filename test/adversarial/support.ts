@@ -7,7 +7,9 @@
  * metadata) and counts the probe as having stored something if any object lacks the envelope or carries
  * the marker anywhere. New probes are one line: `await tally.probe(name, () => send(...))`.
  */
-import { randomBytes } from 'node:crypto';
+import { AssertionError } from 'node:assert/strict';
+import { createHash, createHmac, randomBytes } from 'node:crypto';
+import { request } from 'node:http';
 import {
   DeleteObjectCommand,
   GetObjectCommand,
@@ -105,13 +107,19 @@ export class ProbeTally {
     this.#allowUnencrypted = new Set(allowUnencrypted);
   }
 
-  /** Runs `send(marker)` and records what the bucket holds afterwards. Returns the findings of this probe. */
+  /**
+   * Runs `send(marker)` and records what the bucket holds afterwards. Returns the findings of this probe.
+   * A request that fails (a reset) is recorded as such; an assertion `send` made about the answer is
+   * rethrown once the bucket has been scanned, so the probe is counted either way.
+   */
   async probe(name: string, send: (marker: string) => Promise<string | undefined>): Promise<ProbeOutcome> {
     const marker = plaintextMarker();
     let detail: string | undefined;
+    let failedAssertion: unknown;
     try {
       detail = await send(marker);
     } catch (error) {
+      if (error instanceof AssertionError) failedAssertion = error;
       detail = `request failed: ${(error as Error).message}`;
     }
     const stored = await unsafeStoredObjects(this.#direct, this.#bucket, marker, {
@@ -129,6 +137,7 @@ export class ProbeTally {
         }),
       );
     }
+    if (failedAssertion !== undefined) throw failedAssertion;
     return outcome;
   }
 
@@ -140,4 +149,127 @@ export class ProbeTally {
   summary(suite: string): string {
     return `${suite}: ${this.outcomes.length} probes ran, ${this.failures().length} stored anything unsafe`;
   }
+}
+
+export type RawResponse = {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: Buffer;
+};
+
+/**
+ * One request exactly as given: raw target (query as written, repeated names and odd casing kept),
+ * headers and body, over node:http, no signature (the proxy does not verify inbound signatures). A
+ * reset after the answer began (the proxy answers a refusal before reading a large body) still yields
+ * the answer; a request that got no answer rejects.
+ */
+export function rawRequest(
+  endpoint: string,
+  target: string,
+  options: { method: string; headers?: Record<string, string>; body?: Buffer },
+): Promise<RawResponse> {
+  return new Promise((resolve, reject) => {
+    const url = new URL(endpoint);
+    const headers: Record<string, string> = { ...options.headers };
+    if (options.body !== undefined) headers['content-length'] ??= String(options.body.length);
+    const req = request({
+      host: url.hostname,
+      port: url.port,
+      method: options.method,
+      path: target,
+      headers,
+      agent: false,
+    });
+    let answered: RawResponse | undefined;
+    req.on('response', (res) => {
+      const chunks: Buffer[] = [];
+      answered = { status: res.statusCode ?? 0, headers: res.headers, body: Buffer.alloc(0) };
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      const done = () => {
+        if (answered === undefined) return;
+        answered.body = Buffer.concat(chunks);
+        resolve(answered);
+      };
+      res.on('end', done);
+      res.on('aborted', done);
+      res.on('error', done);
+    });
+    req.on('error', (error) => {
+      if (answered === undefined) reject(error);
+    });
+    req.end(options.body);
+  });
+}
+
+/** `200 PutObject`, or the status and S3 error code of a refusal: what a probe reports. */
+export function describeResponse(response: RawResponse): string {
+  const code = /<Code>([^<]*)<\/Code>/.exec(response.body.toString('utf8'))?.[1];
+  return `${response.status}${code === undefined ? '' : ` ${code}`}`;
+}
+
+export type FormCredentials = { accessKeyId: string; secretAccessKey: string; region: string };
+
+/**
+ * A browser-form upload body (multipart/form-data): a `key` field and a file, and, given credentials,
+ * a SigV4 POST policy signed with them, so that an upstream reached by the form would accept it.
+ */
+export function formUpload(
+  key: string,
+  file: Buffer,
+  credentials?: FormCredentials,
+): { body: Buffer; contentType: string } {
+  const fields: [string, string][] = [['key', key]];
+  if (credentials !== undefined) {
+    const now = new Date();
+    const date = now
+      .toISOString()
+      .replace(/[-:]/g, '')
+      .replace(/\.\d{3}/, '');
+    const day = date.slice(0, 8);
+    const credential = `${credentials.accessKeyId}/${day}/${credentials.region}/s3/aws4_request`;
+    const policy = Buffer.from(
+      JSON.stringify({
+        expiration: new Date(now.getTime() + 3_600_000).toISOString(),
+        conditions: [
+          ['starts-with', '$key', ''],
+          { 'x-amz-algorithm': 'AWS4-HMAC-SHA256' },
+          { 'x-amz-credential': credential },
+          { 'x-amz-date': date },
+        ],
+      }),
+    ).toString('base64');
+    let signingKey = hmac(`AWS4${credentials.secretAccessKey}`, day);
+    for (const part of [credentials.region, 's3', 'aws4_request']) signingKey = hmac(signingKey, part);
+    fields.push(
+      ['policy', policy],
+      ['x-amz-algorithm', 'AWS4-HMAC-SHA256'],
+      ['x-amz-credential', credential],
+      ['x-amz-date', date],
+      ['x-amz-signature', hmac(signingKey, policy).toString('hex')],
+    );
+  }
+  const boundary = `----cloudtaser${randomBytes(8).toString('hex')}`;
+  const head = fields
+    .map(
+      ([name, value]) =>
+        `--${boundary}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`,
+    )
+    .join('');
+  const body = Buffer.concat([
+    Buffer.from(
+      `${head}--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="probe.txt"\r\n` +
+        'Content-Type: text/plain\r\n\r\n',
+    ),
+    file,
+    Buffer.from(`\r\n--${boundary}--\r\n`),
+  ]);
+  return { body, contentType: `multipart/form-data; boundary=${boundary}` };
+}
+
+function hmac(key: string | Buffer, data: string): Buffer {
+  return createHmac('sha256', key).update(data).digest();
+}
+
+export function contentMd5(data: Uint8Array): string {
+  return createHash('md5').update(data).digest('base64');
 }
