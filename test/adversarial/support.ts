@@ -11,18 +11,25 @@ import { AssertionError } from 'node:assert/strict';
 import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { request } from 'node:http';
 import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
   DeleteObjectCommand,
   GetObjectCommand,
+  ListMultipartUploadsCommand,
   ListObjectsV2Command,
   ListObjectVersionsCommand,
+  ListPartsCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { META_FORMAT } from '../../src/envelope/constants.ts';
 import { bodyBytes } from '../support/fixtures.ts';
 
+/** What every marker begins with: a scan for it finds any probe's plaintext. */
+export const MARKER_PREFIX = 'CLOUDTASER-PLAINTEXT-';
+
 /** A marker no ciphertext contains by chance (24 random hex characters, unique per call). */
 export function plaintextMarker(label = 'probe'): string {
-  return `CLOUDTASER-PLAINTEXT-${label}-${randomBytes(12).toString('hex')}`;
+  return `${MARKER_PREFIX}${label}-${randomBytes(12).toString('hex')}`;
 }
 
 export type StoredFinding = {
@@ -112,8 +119,11 @@ export class ProbeTally {
    * A request that fails (a reset) is recorded as such; an assertion `send` made about the answer is
    * rethrown once the bucket has been scanned, so the probe is counted either way.
    */
-  async probe(name: string, send: (marker: string) => Promise<string | undefined>): Promise<ProbeOutcome> {
-    const marker = plaintextMarker();
+  async probe(
+    name: string,
+    send: (marker: string) => Promise<string | undefined>,
+    marker = plaintextMarker(),
+  ): Promise<ProbeOutcome> {
     let detail: string | undefined;
     let failedAssertion: unknown;
     try {
@@ -141,6 +151,33 @@ export class ProbeTally {
     return outcome;
   }
 
+  /**
+   * Parts of uploads still in progress are not objects, and no scan sees them. This completes every such
+   * upload directly, as the provider could, and scans the bucket for any probe's marker and for objects
+   * without the envelope; it counts as one more probe.
+   */
+  async completeUploads(name = 'parts of uploads left in progress, completed'): Promise<ProbeOutcome> {
+    const uploads =
+      (await this.#direct.send(new ListMultipartUploadsCommand({ Bucket: this.#bucket }))).Uploads ?? [];
+    for (const { Key, UploadId } of uploads) {
+      const parts =
+        (await this.#direct.send(new ListPartsCommand({ Bucket: this.#bucket, Key, UploadId }))).Parts ?? [];
+      if (parts.length === 0) {
+        await this.#direct.send(new AbortMultipartUploadCommand({ Bucket: this.#bucket, Key, UploadId }));
+        continue;
+      }
+      await this.#direct.send(
+        new CompleteMultipartUploadCommand({
+          Bucket: this.#bucket,
+          Key,
+          UploadId,
+          MultipartUpload: { Parts: parts.map(({ PartNumber, ETag }) => ({ PartNumber, ETag })) },
+        }),
+      );
+    }
+    return this.probe(name, async () => `completed ${uploads.length} uploads`, MARKER_PREFIX);
+  }
+
   /** The probes that left plaintext or an envelope-less object behind. */
   failures(): ProbeOutcome[] {
     return this.outcomes.filter((outcome) => outcome.stored.length > 0);
@@ -160,14 +197,15 @@ export type RawResponse = {
 /**
  * One request exactly as given: raw target (query as written, repeated names and odd casing kept),
  * headers and body, over node:http, no signature (the proxy does not verify inbound signatures). A
- * reset after the answer began (the proxy answers a refusal before reading a large body) still yields
- * the answer; a request that got no answer rejects.
+ * reset after the answer began still yields the answer; a request that got no answer rejects.
  */
 export function rawRequest(
   endpoint: string,
   target: string,
   options: { method: string; headers?: Record<string, string>; body?: Buffer },
 ): Promise<RawResponse> {
+  // With `Expect: 100-continue` the body goes out only once the proxy asks for it, as SDKs send large bodies.
+  const expectContinue = options.headers?.expect?.toLowerCase() === '100-continue';
   return new Promise((resolve, reject) => {
     const url = new URL(endpoint);
     const headers: Record<string, string> = { ...options.headers };
@@ -197,7 +235,13 @@ export function rawRequest(
     req.on('error', (error) => {
       if (answered === undefined) reject(error);
     });
-    req.end(options.body);
+    if (!expectContinue) req.end(options.body);
+    else {
+      req.on('continue', () => req.end(options.body));
+      req.on('response', () => {
+        if (!req.writableEnded) req.destroy();
+      });
+    }
   });
 }
 
