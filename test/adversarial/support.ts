@@ -38,16 +38,22 @@ export type StoredFinding = {
   reason: 'no envelope' | 'marker in body' | 'marker in metadata';
 };
 
-/** Every object (every version where the bucket keeps versions) and why it is not safely stored, if it is not. */
+/**
+ * Every object (every version where the bucket keeps versions) and why it is not safely stored, if it is
+ * not. `safe` holds the listing fingerprints (key, version, ETag, size, last modified) of objects already
+ * read and found safe: an object written since has another fingerprint and is read again, the rest are
+ * not, so that a scan after each of a thousand probes costs a listing, not a read of every object.
+ */
 export async function unsafeStoredObjects(
   direct: S3Client,
   bucket: string,
   marker: string,
-  options: { allowUnencrypted?: ReadonlySet<string> } = {},
+  options: { allowUnencrypted?: ReadonlySet<string>; safe?: Set<string> } = {},
 ): Promise<StoredFinding[]> {
   const findings: StoredFinding[] = [];
   const needle = Buffer.from(marker, 'utf8');
-  for (const { key, versionId } of await storedVersions(direct, bucket)) {
+  for (const { key, versionId, fingerprint } of await storedVersions(direct, bucket)) {
+    if (options.safe?.has(fingerprint)) continue;
     const got = await direct.send(
       new GetObjectCommand({ Bucket: bucket, Key: key, ...(versionId ? { VersionId: versionId } : {}) }),
     );
@@ -61,27 +67,39 @@ export async function unsafeStoredObjects(
       !options.allowUnencrypted?.has(key)
     )
       findings.push({ key, versionId, reason: 'no envelope' });
+    else options.safe?.add(fingerprint);
   }
   return findings;
 }
 
-async function storedVersions(
-  direct: S3Client,
-  bucket: string,
-): Promise<{ key: string; versionId: string | undefined }[]> {
-  const found: { key: string; versionId: string | undefined }[] = [];
+type StoredVersion = { key: string; versionId: string | undefined; fingerprint: string };
+
+async function storedVersions(direct: S3Client, bucket: string): Promise<StoredVersion[]> {
+  const found: StoredVersion[] = [];
+  const add = (entry: {
+    Key?: string;
+    VersionId?: string;
+    ETag?: string;
+    Size?: number;
+    LastModified?: Date;
+  }) => {
+    if (entry.Key === undefined) return;
+    const versionId = entry.VersionId === 'null' ? undefined : entry.VersionId;
+    const fingerprint = JSON.stringify([
+      entry.Key,
+      versionId,
+      entry.ETag,
+      entry.Size,
+      entry.LastModified?.getTime(),
+    ]);
+    found.push({ key: entry.Key, versionId, fingerprint });
+  };
   const versioned = await direct
     .send(new ListObjectVersionsCommand({ Bucket: bucket }))
     .then((listing) => listing.Versions ?? [])
     .catch(() => undefined);
   if (versioned !== undefined && versioned.length > 0) {
-    for (const version of versioned) {
-      if (version.Key === undefined) continue;
-      found.push({
-        key: version.Key,
-        versionId: version.VersionId === 'null' ? undefined : version.VersionId,
-      });
-    }
+    for (const version of versioned) add(version);
     return found;
   }
   let token: string | undefined;
@@ -89,8 +107,7 @@ async function storedVersions(
     const page = await direct.send(
       new ListObjectsV2Command({ Bucket: bucket, ...(token ? { ContinuationToken: token } : {}) }),
     );
-    for (const object of page.Contents ?? [])
-      if (object.Key !== undefined) found.push({ key: object.Key, versionId: undefined });
+    for (const object of page.Contents ?? []) add(object);
     token = page.IsTruncated ? page.NextContinuationToken : undefined;
   } while (token !== undefined);
   return found;
@@ -107,6 +124,8 @@ export class ProbeTally {
   readonly #direct: S3Client;
   readonly #bucket: string;
   readonly #allowUnencrypted: Set<string>;
+  /** Fingerprints of objects read and found safe (see unsafeStoredObjects). */
+  readonly #safe = new Set<string>();
 
   constructor(direct: S3Client, bucket: string, allowUnencrypted: Iterable<string> = []) {
     this.#direct = direct;
@@ -132,8 +151,10 @@ export class ProbeTally {
       if (error instanceof AssertionError) failedAssertion = error;
       detail = `request failed: ${(error as Error).message}`;
     }
+    // The final scan for any marker reads everything again.
     const stored = await unsafeStoredObjects(this.#direct, this.#bucket, marker, {
       allowUnencrypted: this.#allowUnencrypted,
+      ...(marker === MARKER_PREFIX ? {} : { safe: this.#safe }),
     });
     const outcome: ProbeOutcome = { name, stored, ...(detail === undefined ? {} : { detail }) };
     this.outcomes.push(outcome);
@@ -227,6 +248,8 @@ export function rawRequest(
         if (answered === undefined) return;
         answered.body = Buffer.concat(chunks);
         resolve(answered);
+        // Answered without a 100 Continue: the body was never sent and never will be.
+        if (!req.writableEnded) req.destroy();
       };
       res.on('end', done);
       res.on('aborted', done);
@@ -236,12 +259,7 @@ export function rawRequest(
       if (answered === undefined) reject(error);
     });
     if (!expectContinue) req.end(options.body);
-    else {
-      req.on('continue', () => req.end(options.body));
-      req.on('response', () => {
-        if (!req.writableEnded) req.destroy();
-      });
-    }
+    else req.on('continue', () => req.end(options.body));
   });
 }
 
