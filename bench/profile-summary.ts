@@ -3,9 +3,9 @@
  * summaries (BENCH_STRACE_DIR) that `scripts/bench.sh profile` made, one per measured transfer, and prints
  * self time per category and the top functions, and system calls, each per GiB moved.
  *
- *   node bench/profile-summary.ts <profile dir> [<strace dir>] [--bytes-single N] [--bytes-multipart N]
+ *   node bench/profile-summary.ts <profile dir> [<strace dir>] --results <results.json of the profiled run>
  *
- * A profile's label (`put-single-curl-r0`) names the row; the byte counts say how much that row moved.
+ * A profile's label (`put-single-curl-r0`) names the row; the results say how much it moved and its CPU.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
@@ -24,6 +24,7 @@ type CpuProfile = {
 };
 
 const GiB = 2 ** 30;
+const STARTUP = 'startup: module loading and compiling';
 
 /** Categories by where the code lives; a frame without a URL (a native binding, a builtin) takes its caller's. */
 const CATEGORIES: Array<[string, (url: string, name: string) => boolean]> = [
@@ -31,8 +32,9 @@ const CATEGORIES: Array<[string, (url: string, name: string) => boolean]> = [
   ['idle', (_url, name) => name === '(idle)'],
   ['V8/native outside JS (program)', (_url, name) => name === '(program)'],
   [
-    'startup: module loading and compiling',
-    (url) => /node:internal\/modules|amaro|strip-types|node:internal\/main/.test(url),
+    STARTUP,
+    (url) =>
+      /node:internal\/(modules|main|bootstrap|deps\/amaro|process\/pre_execution)|strip-types/.test(url),
   ],
   [
     'cipher (AES-GCM calls)',
@@ -124,14 +126,9 @@ export function parseStraceSummary(text: string): Map<string, number> {
   return calls;
 }
 
-function argument(name: string, fallback: number): number {
+function argument(name: string): string | undefined {
   const index = process.argv.indexOf(name);
-  return index < 0 ? fallback : Number(process.argv[index + 1]);
-}
-
-function bytesOf(label: string): number {
-  if (label.includes('multipart')) return argument('--bytes-multipart', 256 * 2 ** 20);
-  return argument('--bytes-single', 256 * 2 ** 20);
+  return index < 0 ? undefined : process.argv[index + 1];
 }
 
 function table(rows: string[][]): string {
@@ -145,52 +142,81 @@ function table(rows: string[][]): string {
     .join('\n');
 }
 
+type RunResults = {
+  settings: { singleSize: number; multipartSize: number };
+  rows: Array<{ id: string; client: string; cpu: { proxy?: { sPerGiB?: number } } }>;
+};
+
+/**
+ * The profile's sample times are wall-clock: on a loaded machine a descheduled thread's wait is counted to
+ * whatever it was running. So the profile gives shares, and the proxy's CPU s/GiB from /proc (the same run's
+ * results.json) gives the scale: estimate = share of non-idle, non-startup samples × measured CPU s/GiB.
+ */
 function main(): void {
-  const [profileDir, straceDir] = process.argv
+  const positional = process.argv
     .slice(2)
     .filter((arg, i, all) => !arg.startsWith('--') && !all[i - 1]?.startsWith('--'));
-  if (profileDir === undefined) {
+  const [profileDir, straceDir] = positional;
+  const resultsPath = argument('--results');
+  if (profileDir === undefined || resultsPath === undefined) {
     console.error(
-      'usage: node bench/profile-summary.ts <profile dir> [<strace dir>] [--bytes-single N] [--bytes-multipart N]',
+      'usage: node bench/profile-summary.ts <profile dir> [<strace dir>] --results <cpu run results.json>',
     );
     process.exit(2);
   }
+  const run = JSON.parse(readFileSync(resultsPath, 'utf8')) as RunResults;
+  const rowOf = (label: string) => {
+    const [, id, client] = /^(.*)-(curl|sdk)-r\d+$/.exec(label) ?? [];
+    return { id: id ?? label, client: client ?? '' };
+  };
+  const bytesOf = (label: string) =>
+    rowOf(label).id.includes('multipart') ? run.settings.multipartSize : run.settings.singleSize;
+  const measuredCpu = (label: string) => {
+    const { id, client } = rowOf(label);
+    return run.rows.find((row) => row.id === id && row.client === client)?.cpu.proxy?.sPerGiB ?? Number.NaN;
+  };
   const profiles = readdirSync(profileDir)
     .filter((file) => file.endsWith('.cpuprofile') && /-r\d+\./.test(file))
     .sort();
   const summaries = profiles.map((file) => {
     const label = basename(file, '.cpuprofile');
-    return {
-      label,
-      bytes: bytesOf(label),
-      summary: summariseProfile(JSON.parse(readFileSync(join(profileDir, file), 'utf8'))),
-    };
+    const summary = summariseProfile(JSON.parse(readFileSync(join(profileDir, file), 'utf8')));
+    const workMs = summary.totalMs - (summary.byCategory.get(STARTUP) ?? 0);
+    return { label, summary, workMs, cpu: measuredCpu(label) };
   });
-  const categories = [...new Set(summaries.flatMap((s) => [...s.summary.byCategory.keys()]))].sort((a, b) => {
-    const total = (cat: string) =>
-      summaries.reduce((sum, s) => sum + (s.summary.byCategory.get(cat) ?? 0) / s.bytes, 0);
-    return total(b) - total(a);
-  });
-  const perGiB = (ms: number, bytes: number) => ((ms / 1000) * GiB) / bytes;
+  const estimate = (s: (typeof summaries)[number], ms: number) => (ms / s.workMs) * s.cpu;
+  const categories = [...new Set(summaries.flatMap((s) => [...s.summary.byCategory.keys()]))]
+    .filter((cat) => cat !== STARTUP)
+    .sort((a, b) => {
+      const total = (cat: string) =>
+        summaries.reduce((sum, s) => sum + estimate(s, s.summary.byCategory.get(cat) ?? 0), 0);
+      return total(b) - total(a);
+    });
   console.log(
-    'CPU seconds per GiB by category (self time in the V8 CPU profile of the proxy; startup included)\n',
+    'Proxy CPU s/GiB by category: share of the V8 profile (self time, startup left out) × CPU s/GiB from /proc\n',
   );
   console.log(
     table([
       ['category', ...summaries.map((s) => s.label)],
       ...categories.map((cat) => [
         cat,
-        ...summaries.map((s) => perGiB(s.summary.byCategory.get(cat) ?? 0, s.bytes).toFixed(3)),
+        ...summaries.map((s) => {
+          const ms = s.summary.byCategory.get(cat) ?? 0;
+          return `${estimate(s, ms).toFixed(2)} (${((ms / s.workMs) * 100).toFixed(0)}%)`;
+        }),
       ]),
-      ['total (not idle)', ...summaries.map((s) => perGiB(s.summary.totalMs, s.bytes).toFixed(3))],
+      ['total = /proc CPU s/GiB', ...summaries.map((s) => s.cpu.toFixed(2))],
     ]),
   );
   for (const s of summaries) {
-    console.log(`\ntop functions by self time, ${s.label} (s/GiB, share of non-idle time)`);
-    const top = [...s.summary.byFunction].sort((a, b) => b[1] - a[1]).slice(0, 25);
+    console.log(`\ntop functions by self time, ${s.label} (estimated s/GiB, share of non-startup samples)`);
+    const top = [...s.summary.byFunction]
+      .filter(([name]) => !name.endsWith(`[${STARTUP}]`))
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 20);
     for (const [name, ms] of top) {
       console.log(
-        `  ${perGiB(ms, s.bytes).toFixed(3).padStart(6)}  ${((ms / s.summary.totalMs) * 100).toFixed(1).padStart(5)}%  ${name}`,
+        `  ${estimate(s, ms).toFixed(3).padStart(6)}  ${((ms / s.workMs) * 100).toFixed(1).padStart(5)}%  ${name}`,
       );
     }
   }
@@ -213,7 +239,7 @@ function main(): void {
     }))
     .filter((s) => s.total >= 10)
     .sort((a, b) => b.total - a.total);
-  console.log('\nsystem calls per GiB (strace -c -f on the proxy)\n');
+  console.log('\nsystem calls per GiB (strace -c -f on the proxy, all threads)\n');
   console.log(
     table([
       ['syscall', ...parsed.map((p) => p.label)],

@@ -177,6 +177,7 @@ export function renderSvg(results: Results): string {
   const y = (ratio: number): number => top + plotHeight - (Math.min(ratio, maxRatio) / maxRatio) * plotHeight;
   const parts: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="11">`,
+    '<title>cloudtaser-s3-proxy benchmark: proxy and rclone-crypt speed relative to direct SeaweedFS</title>',
     `<rect width="${width}" height="${height}" fill="white"/>`,
     `<text x="${left}" y="18" font-size="13">Speed relative to direct SeaweedFS (1.0 = direct); ${escapeXml(results.machine.cpuModel)}, ${results.machine.cores} cores, ${results.startedAt}</text>`,
     `<rect x="${left}" y="24" width="10" height="10" fill="#2b6cb0"/><text x="${left + 14}" y="33">proxy/direct</text>`,

@@ -146,7 +146,7 @@ export function countGc(logs: string): { scavenges: number; markCompacts: number
   let markCompacts = 0;
   let ms = 0;
   for (const match of logs.matchAll(
-    /ms: (Scavenge|Mark-Compact|Minor Mark-Compact|Mark-sweep)[^,]*, ([\d.]+) \/ [\d.]+ ms/g,
+    /ms: (Scavenge|Minor Mark-Compact|Mark-Compact|Mark-Sweep)\b.*?([\d.]+) \/ [\d.]+ ms/g,
   )) {
     if (match[1] === 'Scavenge' || match[1] === 'Minor Mark-Compact') scavenges++;
     else markCompacts++;

@@ -24,7 +24,5 @@ export BENCH_SINGLE_MIB=${BENCH_SINGLE_MIB:-256} BENCH_MULTIPART_MIB=${BENCH_MUL
 BENCH_PROFILE_DIR="$dir/cpu" BENCH_TRACE_GC=1 BENCH_RESULTS_DIR="$dir/cpu-run" node bench/throughput.ts
 # 2. System calls, in a run of its own: strace slows the proxy down and would distort the profiles.
 BENCH_STRACE_DIR="$dir/strace" BENCH_FRESH_PROXY=1 BENCH_RESULTS_DIR="$dir/strace-run" node bench/throughput.ts
-node bench/profile-summary.ts "$dir/cpu" "$dir/strace" \
-  --bytes-single $((BENCH_SINGLE_MIB * 1048576)) --bytes-multipart $((BENCH_MULTIPART_MIB * 1048576)) |
-  tee "$dir/summary.txt"
+node bench/profile-summary.ts "$dir/cpu" "$dir/strace" --results "$dir/cpu-run/results.json" | tee "$dir/summary.txt"
 echo "profiles, GC counts (cpu-run/results.json), strace summaries and summary.txt: $dir"
