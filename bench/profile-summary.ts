@@ -48,7 +48,10 @@ const CATEGORIES: Array<[string, (url: string, name: string) => boolean]> = [
   ['aws-chunked decoding', (url) => url.includes('/src/s3/aws-chunked/')],
   ['envelope framing (seal/open JS)', (url) => url.includes('/src/envelope/')],
   ['SigV4 signing', (url) => url.includes('@smithy/signature-v4') || url.includes('@aws-crypto')],
-  ['undici (upstream client)', (url) => url.includes('/undici/')],
+  [
+    'undici (upstream client; llhttp is its WebAssembly parser)',
+    (url) => url.includes('/undici/') || url.startsWith('wasm://'),
+  ],
   ['HTTP server (node:_http_*)', (url) => /node:_http_|node:internal\/http/.test(url)],
   [
     'sockets (net, stream_base writes and reads)',

@@ -24,6 +24,8 @@ export type RowResult = {
   peakRssMiB: Partial<Record<'proxy' | 'rclone', number>>;
   /** R-PERF-2's limits for the memory rows. */
   rssTargetMiB: number | undefined;
+  /** Memory rows: RSS of the fresh proxy just before the transfer. */
+  idleRssMiB: number | undefined;
   gc: { scavengesPerGiB: number; markCompactsPerGiB: number; msPerGiB: number } | undefined;
 };
 
@@ -128,7 +130,7 @@ export function tableRows(rows: RowResult[]): string[][] {
       cpuRatio === undefined ? '-' : `${cpuRatio.toFixed(1)}× ${mark(cpuRatio <= 2)}`,
       rss === undefined
         ? '-'
-        : `${rss.toFixed(0)} MiB${row.rssTargetMiB === undefined ? '' : ` ${mark(rss < row.rssTargetMiB)} <${row.rssTargetMiB}`}`,
+        : `${rss.toFixed(0)} MiB${row.rssTargetMiB === undefined ? '' : ` ${mark(rss < row.rssTargetMiB)} <${row.rssTargetMiB}`}${row.idleRssMiB === undefined ? '' : ` (idle ${row.idleRssMiB.toFixed(0)})`}`,
       cpuText(row.cpu.rclone),
       row.peakRssMiB.rclone === undefined ? '-' : `${row.peakRssMiB.rclone.toFixed(0)} MiB`,
     ];

@@ -17,7 +17,7 @@ import { type CipherCost, measureCipherCost } from './cipher-cost.ts';
 import { type BenchClient, curlClient, generatedBody, type Range, sdkClient } from './clients.ts';
 import { startCountingRelay } from './counting-relay.ts';
 import { currentLoad, describeMachine } from './machine.ts';
-import { cpuSeconds, peakRssMiB, resetPeakRss } from './proc.ts';
+import { cpuSeconds, peakRssMiB, resetPeakRss, rssMiB } from './proc.ts';
 import {
   type Results,
   type RowResult,
@@ -73,9 +73,15 @@ class Row {
   readonly #cpu = new Map<'proxy' | 'rclone', { seconds: number; bytes: number; ops: number }>();
   readonly #peak = new Map<'proxy' | 'rclone', number>();
   #gc: { scavenges: number; markCompacts: number; ms: number; bytes: number } | undefined;
+  #idleRssMiB: number | undefined;
 
   constructor(spec: RowSpec) {
     this.#spec = spec;
+  }
+
+  /** RSS of a fresh proxy before the row's transfer: what the peak holds besides the transfer. */
+  idleRss(mib: number): void {
+    this.#idleRssMiB = mib;
   }
 
   fail(target: TargetName, error: unknown): void {
@@ -136,6 +142,7 @@ class Row {
             },
       peakRssMiB: Object.fromEntries(this.#peak),
       rssTargetMiB: spec.rssTargetMiB,
+      idleRssMiB: this.#idleRssMiB,
       gc:
         this.#gc === undefined
           ? undefined
@@ -222,6 +229,7 @@ class Bench {
       await stopStrace?.();
     }
     const seconds = (performance.now() - started) / 1000;
+    console.error(`${label} ${target.name}: ${seconds.toFixed(2)} s`);
     return {
       seconds,
       cpu: pid === undefined ? undefined : cpuSeconds(pid) - cpuBefore,
@@ -529,6 +537,7 @@ class Bench {
           if (verb === 'GET') await proxy.restart(this.proxyRun(`${memory.id}-get`, memory.bytes));
           // No reset of the peak: a fresh process's peak includes what it holds from the start.
           const pid = proxy.pid as number;
+          row.idleRss(rssMiB(pid));
           const cpuBefore = cpuSeconds(pid);
           const started = performance.now();
           await work(proxy, bucket);
