@@ -170,9 +170,18 @@ export async function rcloneTarget(services: Services): Promise<Target> {
   const password = execFileSync(RCLONE, ['obscure', randomBytes(16).toString('hex')], {
     encoding: 'utf8',
   }).trim();
+  // Through a shell that watches this process and kills rclone when it is gone, even by a signal that
+  // runs no exit handler; after `exec`, the shell's pid is rclone's.
+  const watchdog =
+    'parent=$1; shift; ( while kill -0 "$parent" 2>/dev/null; do sleep 1; done; kill $$ ) </dev/null >/dev/null 2>&1 & exec "$@"';
   const child: ChildProcess = spawn(
-    RCLONE,
+    '/bin/sh',
     [
+      '-c',
+      watchdog,
+      'watchdog',
+      String(process.pid),
+      RCLONE,
       'serve',
       's3',
       'crypt:',
