@@ -9,6 +9,12 @@ import { canonicalQueryString, encodeKeyPath, encodeRfc3986 } from '../s3/uri.ts
 export const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
 export const UNSIGNED_PAYLOAD = 'UNSIGNED-PAYLOAD';
 
+/**
+ * The methods undici sends `Content-Length: 0` for when the body is empty; on any other method it leaves
+ * the header off the wire (RFC 9110 §8.6), so it must not be signed there either (COMPAT 24).
+ */
+const METHODS_WITH_PAYLOAD = new Set(['PUT', 'POST', 'PATCH']);
+
 export type UpstreamAddressing = 'auto' | 'path' | 'virtual';
 
 export type UpstreamOptions = {
@@ -100,18 +106,16 @@ export class UpstreamClient {
     const { host, path, hostname } = this.target(request.bucket, request.key);
     const query = request.query ?? [];
     const headers: Record<string, string> = { ...request.headers, host };
-    if (request.body !== undefined) {
-      const length = Buffer.isBuffer(request.body) ? request.body.length : request.contentLength;
+    const body = Buffer.isBuffer(request.body) && request.body.length === 0 ? undefined : request.body;
+    if (body !== undefined) {
+      const length = Buffer.isBuffer(body) ? body.length : request.contentLength;
       if (length === undefined) throw new Error('upstream request with a stream body needs a content length');
       headers['content-length'] = String(length);
-    } else if (['PUT', 'POST'].includes(request.method)) {
+    } else if (METHODS_WITH_PAYLOAD.has(request.method)) {
       headers['content-length'] = '0';
     }
     if (headers['x-amz-content-sha256'] === undefined) {
-      headers['x-amz-content-sha256'] =
-        request.body === undefined || (Buffer.isBuffer(request.body) && request.body.length === 0)
-          ? EMPTY_SHA256
-          : UNSIGNED_PAYLOAD;
+      headers['x-amz-content-sha256'] = body === undefined ? EMPTY_SHA256 : UNSIGNED_PAYLOAD;
     }
     const signed = await this.#signer.sign({
       method: request.method,
@@ -128,7 +132,7 @@ export class UpstreamClient {
       path: queryString === '' ? path : `${path}?${queryString}`,
       method: request.method as Dispatcher.HttpMethod,
       headers: signed.headers,
-      body: request.body ?? null,
+      body: body ?? null,
       signal: request.signal ?? null,
     });
     return { status: response.statusCode, headers: response.headers, body: response.body };

@@ -48,6 +48,40 @@ describe('Python clients with their default settings', () => {
     assert.equal(result.code, 0, result.output);
   });
 
+  it('boto3 deletes objects, tags, bucket tagging, policy and lifecycle, aborts an upload and deletes the bucket', async () => {
+    const result = await runClient(
+      join(VENV_BIN, 'python'),
+      [resolve(import.meta.dirname, 'boto3_deletes.py')],
+      { PROXY_ENDPOINT: proxy.endpoint, BUCKET: uniqueBucket('boto3-del') },
+    );
+    assert.equal(result.code, 0, result.output);
+  });
+
+  it('aws s3 rm deletes one object and, with --recursive, a prefix', async () => {
+    const bucket = uniqueBucket('awsrm');
+    const env = {
+      AWS_ACCESS_KEY_ID: 'AKIDCLI',
+      AWS_SECRET_ACCESS_KEY: 'cli-secret',
+      AWS_DEFAULT_REGION: 'us-east-1',
+    };
+    const aws = (...args: string[]) =>
+      runClient(join(VENV_BIN, 'aws'), ['--endpoint-url', proxy.endpoint, ...args], env);
+    const file = join(workdir, 'rm-source.bin');
+    await writeFile(file, patternBytes(1000, 4));
+    assert.equal((await aws('s3', 'mb', `s3://${bucket}`)).code, 0);
+    for (const key of ['one', 'tree/a', 'tree/b'])
+      assert.equal((await aws('s3', 'cp', file, `s3://${bucket}/${key}`)).code, 0);
+    let result = await aws('s3', 'rm', `s3://${bucket}/one`);
+    assert.equal(result.code, 0, result.output);
+    result = await aws('s3', 'rm', '--recursive', `s3://${bucket}/tree/`);
+    assert.equal(result.code, 0, result.output);
+    result = await aws('s3api', 'list-objects-v2', '--bucket', bucket);
+    assert.equal(result.code, 0, result.output);
+    assert.doesNotMatch(result.output, /"Key"/, 'nothing is left in the bucket');
+    result = await aws('s3', 'rb', `s3://${bucket}`);
+    assert.equal(result.code, 0, result.output);
+  });
+
   it('AWS CLI s3 sync up and down again; the second sync each way transfers nothing', async () => {
     const bucket = uniqueBucket('sync');
     const up = join(workdir, 'sync-up');

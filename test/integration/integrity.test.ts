@@ -6,45 +6,8 @@ import { crc32 } from 'node:zlib';
 import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { bodyBytes, createBucket, httpStatusOf, patternBytes, uniqueBucket } from '../support/fixtures.ts';
 import { type ProxyProcess, proxyS3Client, startProxy } from '../support/proxy-process.ts';
+import { rawRequest } from '../support/raw-http.ts';
 import { createS3Client, useServices } from '../support/services.ts';
-
-type RawResponse = {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  body: string;
-  sentContinue: boolean;
-};
-
-/** A hand-made request, to send exactly the bytes a client may send, including wrong ones. */
-function rawRequest(
-  url: string,
-  options: { method: string; headers: Record<string, string>; body?: Buffer; expectContinue?: boolean },
-): Promise<RawResponse> {
-  return new Promise((resolve, reject) => {
-    let sentContinue = false;
-    const req = request(url, { method: options.method, headers: options.headers });
-    req.on('continue', () => {
-      sentContinue = true;
-      req.end(options.body);
-    });
-    req.on('response', (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        resolve({
-          status: res.statusCode ?? 0,
-          headers: res.headers,
-          body: Buffer.concat(chunks).toString(),
-          sentContinue,
-        });
-        // Answered without a 100 Continue: the body was never sent and never will be.
-        if (options.expectContinue && !sentContinue) req.destroy();
-      });
-    });
-    req.on('error', reject);
-    if (!options.expectContinue) req.end(options.body);
-  });
-}
 
 /** The framing aws-sdk-js v3 uses by default: unsigned chunks and a checksum trailer. */
 function awsChunkedWithTrailer(
