@@ -1,4 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
+import { isEnvelopeHeader } from '../envelope/metadata.ts';
 import { contentEncodingWithoutAwsChunked } from '../s3/aws-chunked/index.ts';
 import { isInboundIntegrityHeader } from '../s3/checksum.ts';
 
@@ -30,7 +31,11 @@ export type ForwardOptions = {
   dropIntegrity: boolean;
 };
 
-/** The client's request headers as they may go upstream: lower-case, single-valued, without signing or connection headers. */
+/**
+ * The client's request headers as they may go upstream: lower-case, single-valued, without signing or
+ * connection headers. Envelope headers are never forwarded as given (R-ENC-6): copy tools send back what
+ * HEAD showed them, envelope included, and the proxy writes its own wherever an object gets one.
+ */
 export function forwardableRequestHeaders(
   headers: IncomingHttpHeaders,
   options: ForwardOptions,
@@ -38,6 +43,7 @@ export function forwardableRequestHeaders(
   const result: Record<string, string> = {};
   for (const [name, value] of Object.entries(headers)) {
     if (value === undefined || CONNECTION_HEADERS.has(name) || CLIENT_SIGNING_HEADERS.has(name)) continue;
+    if (isEnvelopeHeader(name)) continue;
     if (name === 'x-amz-decoded-content-length' || name === 'x-amz-trailer') continue;
     if (options.dropIntegrity && isInboundIntegrityHeader(name)) continue;
     if (name === 'content-encoding') {

@@ -17,7 +17,7 @@ import { uploadClientBody } from './encrypted-upload.ts';
 import { translateConditions, upstreamETagCondition } from './etag.ts';
 import { type Exchange, objectResource, partNumberOf, queryValue } from './exchange.ts';
 import { firstHeader, forwardableRequestHeaders } from './headers.ts';
-import { checkMetadataSize, refuseEnvelopeHeaders } from './object-put.ts';
+import { checkMetadataSize } from './object-put.ts';
 import { bufferedRequestBody } from './passthrough.ts';
 import { answerXml, readUpstreamText, relayResponse } from './relay.ts';
 
@@ -32,7 +32,6 @@ export const MAX_PART_PLAINTEXT = maxPartPlaintextSize(MAX_STORED_PART_SIZE);
  */
 export async function createMultipartUpload(exchange: Exchange): Promise<void> {
   const { req, s3, deps } = exchange;
-  refuseEnvelopeHeaders(req.headers);
   const headers = forwardableRequestHeaders(req.headers, { dropIntegrity: true });
   Object.assign(headers, multipartEnvelopeHeaders());
   checkMetadataSize(headers, objectResource(s3));

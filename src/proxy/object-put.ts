@@ -1,5 +1,4 @@
-import type { IncomingHttpHeaders } from 'node:http';
-import { envelopeToHeaders, isEnvelopeHeader } from '../envelope/metadata.ts';
+import { envelopeToHeaders } from '../envelope/metadata.ts';
 import { createSealStream } from '../envelope/seal.ts';
 import { ciphertextSize } from '../envelope/size.ts';
 import { S3Error } from '../s3/errors.ts';
@@ -20,7 +19,6 @@ const USER_METADATA_LIMIT = 2048;
  */
 export async function putObject(exchange: Exchange): Promise<void> {
   const { req, deps, s3 } = exchange;
-  refuseEnvelopeHeaders(req.headers);
   const body = clientBody(exchange, {
     maxSize: deps.maxObjectSize,
     describe: (size) =>
@@ -43,17 +41,6 @@ export async function putObject(exchange: Exchange): Promise<void> {
     headers,
     dek,
   });
-}
-
-export function refuseEnvelopeHeaders(headers: IncomingHttpHeaders): void {
-  for (const name of Object.keys(headers)) {
-    if (isEnvelopeHeader(name)) {
-      throw new S3Error(
-        'InvalidArgument',
-        `The metadata header ${name} is reserved for the encryption envelope and cannot be set by clients.`,
-      );
-    }
-  }
 }
 
 export function checkMetadataSize(headers: Record<string, string>, resource: string): void {
