@@ -5,10 +5,19 @@ import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
-import { runClient, VENV_BIN } from '../support/clients.ts';
+import { AWS_CLI_V2, runClient, VENV_BIN } from '../support/clients.ts';
 import { patternBytes, uniqueBucket } from '../support/fixtures.ts';
 import { type ProxyProcess, proxyS3Client, startProxy } from '../support/proxy-process.ts';
 import { useServices } from '../support/services.ts';
+
+/**
+ * AWS CLI v1 from PyPI (.venv) and v2 from Debian (`awscli`, installed by scripts/install-tools.sh):
+ * v2 has its own managed copy (`--copy-props`), which HEADs the source and sends its metadata back.
+ */
+const AWS_CLIS: Array<[string, string]> = [
+  ['AWS CLI v1', join(VENV_BIN, 'aws')],
+  ['AWS CLI v2', AWS_CLI_V2],
+];
 
 describe('Python clients with their default settings', () => {
   let proxy: ProxyProcess;
@@ -81,6 +90,48 @@ describe('Python clients with their default settings', () => {
     result = await aws('s3', 'rb', `s3://${bucket}`);
     assert.equal(result.code, 0, result.output);
   });
+
+  it('boto3 managed copy (client.copy) of a 1 KiB and a 17 MiB multipart object reads back exactly', async () => {
+    const result = await runClient(
+      join(VENV_BIN, 'python'),
+      [resolve(import.meta.dirname, 'boto3_copy.py')],
+      { PROXY_ENDPOINT: proxy.endpoint, BUCKET: uniqueBucket('boto3-copy') },
+    );
+    assert.equal(result.code, 0, result.output);
+  });
+
+  for (const [cli, command] of AWS_CLIS) {
+    it(`${cli}: aws s3 cp s3→s3 of a 1 KiB and a 17 MiB multipart object, and back down unchanged`, async () => {
+      const bucket = uniqueBucket('cli-copy');
+      const env = {
+        AWS_ACCESS_KEY_ID: 'AKIDCLI',
+        AWS_SECRET_ACCESS_KEY: 'cli-secret',
+        AWS_DEFAULT_REGION: 'us-east-1',
+      };
+      const aws = (...args: string[]) => runClient(command, ['--endpoint-url', proxy.endpoint, ...args], env);
+      assert.equal((await aws('s3', 'mb', `s3://${bucket}`)).code, 0);
+      for (const [name, size] of [
+        ['small', 1024],
+        ['multipart', 17 * 1024 * 1024],
+      ] as const) {
+        const data = patternBytes(size, size + 3);
+        const file = join(workdir, `${cli}-${name}.bin`);
+        await writeFile(file, data);
+        let result = await aws('s3', 'cp', file, `s3://${bucket}/src/${name}`, '--metadata', 'colour=red');
+        assert.equal(result.code, 0, result.output);
+        result = await aws('s3', 'cp', `s3://${bucket}/src/${name}`, `s3://${bucket}/dst/${name}`);
+        assert.equal(result.code, 0, result.output);
+        const back = join(workdir, `${cli}-${name}.back`);
+        result = await aws('s3', 'cp', `s3://${bucket}/dst/${name}`, back);
+        assert.equal(result.code, 0, result.output);
+        assert.ok((await readFile(back)).equals(data), `${name}: the copy reads back exactly`);
+        // CLI v1 drops user metadata on multipart copies, direct to S3 as well (aws/aws-cli#1145).
+        if (cli === 'AWS CLI v1' && name === 'multipart') continue;
+        result = await aws('s3api', 'head-object', '--bucket', bucket, '--key', `dst/${name}`);
+        assert.match(result.output, /"colour": "red"/, `${name}: the copy keeps the user metadata`);
+      }
+    });
+  }
 
   it('AWS CLI s3 sync up and down again; the second sync each way transfers nothing', async () => {
     const bucket = uniqueBucket('sync');
