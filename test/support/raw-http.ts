@@ -4,6 +4,8 @@ export type RawResponse = {
   status: number;
   headers: Record<string, string | string[] | undefined>;
   body: string;
+  /** The body as received, for binary content. */
+  bytes: Buffer;
   sentContinue: boolean;
 };
 
@@ -30,6 +32,7 @@ export function rawRequest(
           status: res.statusCode ?? 0,
           headers: res.headers,
           body: Buffer.concat(chunks).toString(),
+          bytes: Buffer.concat(chunks),
           sentContinue,
         });
         // Answered without a 100 Continue: the body was never sent and never will be.
