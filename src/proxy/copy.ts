@@ -18,9 +18,9 @@ import { presentETag, translateConditions, upstreamETagCondition } from './etag.
 import { type Exchange, objectResource } from './exchange.ts';
 import { firstHeader, forwardableRequestHeaders } from './headers.ts';
 import { MAX_PART_PLAINTEXT, partTarget } from './multipart.ts';
-import { checkMetadataSize } from './object-put.ts';
 import { encryptedObjectOf, firstString } from './object-read.ts';
 import { answerXml, readUpstreamText, relayResponse } from './relay.ts';
+import { checkMetadataSize } from './user-metadata.ts';
 
 type CopySource = { bucket: string; key: string; versionId: string | undefined };
 

@@ -17,9 +17,9 @@ import { uploadClientBody } from './encrypted-upload.ts';
 import { translateConditions, upstreamETagCondition } from './etag.ts';
 import { type Exchange, objectResource, partNumberOf, queryValue } from './exchange.ts';
 import { firstHeader, forwardableRequestHeaders } from './headers.ts';
-import { checkMetadataSize } from './object-put.ts';
 import { bufferedRequestBody } from './passthrough.ts';
 import { answerXml, readUpstreamText, relayResponse } from './relay.ts';
+import { checkMetadataSize } from './user-metadata.ts';
 
 /** S3's largest part, counted in what is stored: the part header and the tags come out of it. */
 const MAX_STORED_PART_SIZE = 5 * 1024 ** 3;

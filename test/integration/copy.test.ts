@@ -14,7 +14,6 @@ import { Upload } from '@aws-sdk/lib-storage';
 import {
   bodyBytes,
   createBucket,
-  errorCodeOf,
   httpStatusOf,
   MiB,
   patternBytes,
@@ -236,27 +235,6 @@ describe('copies keep the envelope valid', () => {
       "the source's single-part key is not stored on the copy",
     );
     assert.equal(stored.colour, 'red', 'user metadata is kept');
-  });
-
-  it('user metadata that leaves no room for the envelope within 2 KB gets 400 MetadataTooLarge naming both', async () => {
-    await assert.rejects(
-      client.send(
-        new PutObjectCommand({
-          Bucket: bucket,
-          Key: 'too-much',
-          Body: 'x',
-          Metadata: { big: 'm'.repeat(1900) },
-        }),
-      ),
-      (error: unknown) =>
-        httpStatusOf(error) === 400 &&
-        errorCodeOf(error) === 'MetadataTooLarge' &&
-        /encryption envelope/.test((error as Error).message),
-    );
-    await assert.rejects(
-      direct.send(new HeadObjectCommand({ Bucket: bucket, Key: 'too-much' })),
-      (error: unknown) => httpStatusOf(error) === 404,
-    );
   });
 
   it('UploadPartCopy re-encrypts plaintext ranges of single-part, multipart and unencrypted sources into a readable object', async () => {

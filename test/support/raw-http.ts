@@ -1,4 +1,5 @@
 import { request } from 'node:http';
+import { crc32 } from 'node:zlib';
 
 export type RawResponse = {
   status: number;
@@ -42,4 +43,26 @@ export function rawRequest(
     req.on('error', reject);
     if (!options.expectContinue) req.end(options.body);
   });
+}
+
+/** The framing aws-sdk-js v3 uses by default: unsigned chunks and a checksum trailer. */
+export function awsChunkedWithTrailer(
+  data: Buffer,
+  trailerName: string,
+  trailerValue: string,
+  chunkSize = 65536,
+): Buffer {
+  const parts: Buffer[] = [];
+  for (let offset = 0; offset < data.length; offset += chunkSize) {
+    const chunk = data.subarray(offset, offset + chunkSize);
+    parts.push(Buffer.from(`${chunk.length.toString(16)}\r\n`), chunk, Buffer.from('\r\n'));
+  }
+  parts.push(Buffer.from(`0\r\n${trailerName}:${trailerValue}\r\n\r\n`));
+  return Buffer.concat(parts);
+}
+
+export function crc32Base64(data: Buffer): string {
+  const value = Buffer.alloc(4);
+  value.writeUInt32BE(crc32(data));
+  return value.toString('base64');
 }
