@@ -8,7 +8,7 @@
 #   scripts/build-sdk-clients.sh --print java  ... the `java` arguments that run the Java client
 #
 # Cold (empty Go module and build caches, empty Maven repository) it downloads ~40 MB of jars and the
-# Go SDK's modules and compiles them; see docs/CLIENTS.md for the measured times.
+# Go SDK's modules and compiles them: 1 min 22 s of CPU (measured; docs/CLIENTS.md); warm about 1.5 s.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
