@@ -7,24 +7,15 @@ import io
 import os
 import sys
 
-import boto3
-from botocore.config import Config
 
-from patterns import pattern
+from patterns import pattern, proxy_client
 
 MiB = 1024 * 1024
 
 
 def main() -> int:
     bucket = os.environ["BUCKET"]
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=os.environ["PROXY_ENDPOINT"],
-        region_name="us-east-1",
-        aws_access_key_id="AKIDBOTO3CLIENT",
-        aws_secret_access_key="boto3-client-secret",
-        config=Config(s3={"addressing_style": "path"}),
-    )
+    s3 = proxy_client()
     s3.create_bucket(Bucket=bucket)
     failures = []
     # upload_fileobj with the default TransferConfig: 17 MiB goes up as a multipart upload of 8 MiB parts.

@@ -6,9 +6,9 @@ import json
 import os
 import sys
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import ClientError
+
+from patterns import proxy_client
 
 
 def status_of(call) -> int:
@@ -21,14 +21,7 @@ def status_of(call) -> int:
 
 def main() -> int:
     bucket = os.environ["BUCKET"]
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=os.environ["PROXY_ENDPOINT"],
-        region_name="us-east-1",
-        aws_access_key_id="AKIDBOTO3CLIENT",
-        aws_secret_access_key="boto3-client-secret",
-        config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}),
-    )
+    s3 = proxy_client(retries={"max_attempts": 1})
     failures = []
 
     def check(name, call):

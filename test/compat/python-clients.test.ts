@@ -23,6 +23,23 @@ describe('Python clients with their default settings', () => {
   let proxy: ProxyProcess;
   let workdir: string;
 
+  /** Runs one of the boto3 scripts beside this file against the proxy, in a bucket of its own. */
+  const boto3Script = (script: string, bucketPrefix: string, env: Record<string, string> = {}) =>
+    runClient(join(VENV_BIN, 'python'), [resolve(import.meta.dirname, script)], {
+      PROXY_ENDPOINT: proxy.endpoint,
+      BUCKET: uniqueBucket(bucketPrefix),
+      ...env,
+    });
+  /** An AWS CLI (v1 by default) pointed at the proxy, with credentials of its own. */
+  const awsCli =
+    (command = join(VENV_BIN, 'aws')) =>
+    (...args: string[]) =>
+      runClient(command, ['--endpoint-url', proxy.endpoint, ...args], {
+        AWS_ACCESS_KEY_ID: 'AKIDCLI',
+        AWS_SECRET_ACCESS_KEY: 'cli-secret',
+        AWS_DEFAULT_REGION: 'us-east-1',
+      });
+
   before(async () => {
     proxy = await startProxy(await useServices());
     workdir = await mkdtemp(join(tmpdir(), 'cloudtaser-compat-'));
@@ -33,48 +50,23 @@ describe('Python clients with their default settings', () => {
   });
 
   it('boto3 round-trips 0 B to 20 MiB objects, HEAD and list sizes, and s3transfer-style ranged GETs', async () => {
-    const result = await runClient(
-      join(VENV_BIN, 'python'),
-      [resolve(import.meta.dirname, 'boto3_roundtrip.py')],
-      {
-        PROXY_ENDPOINT: proxy.endpoint,
-        BUCKET: uniqueBucket('boto3'),
-      },
-    );
+    const result = await boto3Script('boto3_roundtrip.py', 'boto3');
     assert.equal(result.code, 0, result.output);
   });
 
   it('boto3 upload_file/download_file: multipart up with the default TransferConfig and with 5,000,000-byte parts, ranged GETs with If-Match down', async () => {
-    const result = await runClient(
-      join(VENV_BIN, 'python'),
-      [resolve(import.meta.dirname, 'boto3_multipart.py')],
-      {
-        PROXY_ENDPOINT: proxy.endpoint,
-        BUCKET: uniqueBucket('boto3-mp'),
-        WORKDIR: workdir,
-      },
-    );
+    const result = await boto3Script('boto3_multipart.py', 'boto3-mp', { WORKDIR: workdir });
     assert.equal(result.code, 0, result.output);
   });
 
   it('boto3 deletes objects, tags, bucket tagging, policy and lifecycle, aborts an upload and deletes the bucket', async () => {
-    const result = await runClient(
-      join(VENV_BIN, 'python'),
-      [resolve(import.meta.dirname, 'boto3_deletes.py')],
-      { PROXY_ENDPOINT: proxy.endpoint, BUCKET: uniqueBucket('boto3-del') },
-    );
+    const result = await boto3Script('boto3_deletes.py', 'boto3-del');
     assert.equal(result.code, 0, result.output);
   });
 
   it('aws s3 rm deletes one object and, with --recursive, a prefix', async () => {
     const bucket = uniqueBucket('awsrm');
-    const env = {
-      AWS_ACCESS_KEY_ID: 'AKIDCLI',
-      AWS_SECRET_ACCESS_KEY: 'cli-secret',
-      AWS_DEFAULT_REGION: 'us-east-1',
-    };
-    const aws = (...args: string[]) =>
-      runClient(join(VENV_BIN, 'aws'), ['--endpoint-url', proxy.endpoint, ...args], env);
+    const aws = awsCli();
     const file = join(workdir, 'rm-source.bin');
     await writeFile(file, patternBytes(1000, 4));
     assert.equal((await aws('s3', 'mb', `s3://${bucket}`)).code, 0);
@@ -92,23 +84,14 @@ describe('Python clients with their default settings', () => {
   });
 
   it('boto3 managed copy (client.copy) of a 1 KiB and a 17 MiB multipart object reads back exactly', async () => {
-    const result = await runClient(
-      join(VENV_BIN, 'python'),
-      [resolve(import.meta.dirname, 'boto3_copy.py')],
-      { PROXY_ENDPOINT: proxy.endpoint, BUCKET: uniqueBucket('boto3-copy') },
-    );
+    const result = await boto3Script('boto3_copy.py', 'boto3-copy');
     assert.equal(result.code, 0, result.output);
   });
 
   for (const [cli, command] of AWS_CLIS) {
     it(`${cli}: aws s3 cp s3→s3 of a 1 KiB and a 17 MiB multipart object, and back down unchanged`, async () => {
       const bucket = uniqueBucket('cli-copy');
-      const env = {
-        AWS_ACCESS_KEY_ID: 'AKIDCLI',
-        AWS_SECRET_ACCESS_KEY: 'cli-secret',
-        AWS_DEFAULT_REGION: 'us-east-1',
-      };
-      const aws = (...args: string[]) => runClient(command, ['--endpoint-url', proxy.endpoint, ...args], env);
+      const aws = awsCli(command);
       assert.equal((await aws('s3', 'mb', `s3://${bucket}`)).code, 0);
       for (const [name, size] of [
         ['small', 1024],
@@ -145,13 +128,7 @@ describe('Python clients with their default settings', () => {
       ['empty', Buffer.alloc(0)],
     ];
     for (const [name, data] of files) await writeFile(join(up, name), data);
-    const env = {
-      AWS_ACCESS_KEY_ID: 'AKIDCLI',
-      AWS_SECRET_ACCESS_KEY: 'cli-secret',
-      AWS_DEFAULT_REGION: 'us-east-1',
-    };
-    const aws = (...args: string[]) =>
-      runClient(join(VENV_BIN, 'aws'), ['--endpoint-url', proxy.endpoint, ...args], env);
+    const aws = awsCli();
     assert.equal((await aws('s3', 'mb', `s3://${bucket}`)).code, 0);
     let result = await aws('s3', 'sync', up, `s3://${bucket}/tree`);
     assert.equal(result.code, 0, result.output);
@@ -194,13 +171,7 @@ describe('Python clients with their default settings', () => {
     const target = join(workdir, 'target.bin');
     const data = patternBytes(3 * 1024 * 1024 + 17, 21);
     await writeFile(source, data);
-    const env = {
-      AWS_ACCESS_KEY_ID: 'AKIDCLI',
-      AWS_SECRET_ACCESS_KEY: 'cli-secret',
-      AWS_DEFAULT_REGION: 'us-east-1',
-    };
-    const aws = (...args: string[]) =>
-      runClient(join(VENV_BIN, 'aws'), ['--endpoint-url', proxy.endpoint, ...args], env);
+    const aws = awsCli();
     let result = await aws('s3', 'mb', `s3://${bucket}`);
     assert.equal(result.code, 0, result.output);
     result = await aws('s3', 'cp', source, `s3://${bucket}/dir/file.bin`);

@@ -26,6 +26,14 @@ import { createS3Client, useServices } from '../support/services.ts';
  * stored (docs/decisions/0007-uploads-of-unknown-length.md), read back exactly, and leave nothing behind
  * when they fail.
  */
+/** aws-sdk-js v3's framing (unsigned chunks, a CRC32 trailer) with no x-amz-decoded-content-length. */
+const AWS_CHUNKED_WITHOUT_LENGTH = {
+  'x-amz-content-sha256': 'STREAMING-UNSIGNED-PAYLOAD-TRAILER',
+  'content-encoding': 'aws-chunked',
+  'x-amz-trailer': 'x-amz-checksum-crc32',
+  'transfer-encoding': 'chunked',
+};
+
 describe('uploads of unknown length are stored encrypted and read back exactly', () => {
   let proxy: ProxyProcess;
   let client: S3Client;
@@ -73,12 +81,7 @@ describe('uploads of unknown length are stored encrypted and read back exactly',
       const key = `chunked-${size}`;
       const response = await rawRequest(url(key), {
         method: 'PUT',
-        headers: {
-          'x-amz-content-sha256': 'STREAMING-UNSIGNED-PAYLOAD-TRAILER',
-          'content-encoding': 'aws-chunked',
-          'x-amz-trailer': 'x-amz-checksum-crc32',
-          'transfer-encoding': 'chunked',
-        },
+        headers: AWS_CHUNKED_WITHOUT_LENGTH,
         body: awsChunkedWithTrailer(data, 'x-amz-checksum-crc32', crc32Base64(data)),
       });
       assert.equal(response.status, 200, response.body);
@@ -104,12 +107,7 @@ describe('uploads of unknown length are stored encrypted and read back exactly',
     const data = markedData(11 * MiB, 11);
     const response = await rawRequest(url('bad-trailer'), {
       method: 'PUT',
-      headers: {
-        'x-amz-content-sha256': 'STREAMING-UNSIGNED-PAYLOAD-TRAILER',
-        'content-encoding': 'aws-chunked',
-        'x-amz-trailer': 'x-amz-checksum-crc32',
-        'transfer-encoding': 'chunked',
-      },
+      headers: AWS_CHUNKED_WITHOUT_LENGTH,
       body: awsChunkedWithTrailer(data, 'x-amz-checksum-crc32', crc32Base64(Buffer.from('other'))),
     });
     assert.equal(response.status, 400, response.body);
