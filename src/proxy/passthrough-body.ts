@@ -115,13 +115,39 @@ export async function bufferedRequestBody(
   return { body, trailers: Object.fromEntries(decoder.trailers) };
 }
 
-async function bounded(stream: Readable, limit: number, overLimit: () => S3Error): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of stream) {
-    size += (chunk as Buffer).length;
-    if (size > limit) throw overLimit();
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
+/**
+ * The stream read whole, or `overLimit()` once it passes `limit`. Reading simply stops there: leaving a
+ * `for await` early would destroy the request, and with it the connection the refusal must go out on.
+ */
+function bounded(stream: Readable, limit: number, overLimit: () => S3Error): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const stop = () => {
+      stream.off('data', onData);
+      stream.off('end', onEnd);
+      stream.off('error', onError);
+      // A client that goes away after the refusal must not raise an error nobody listens to.
+      stream.on('error', () => undefined);
+    };
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        stop();
+        stream.pause();
+        reject(overLimit());
+      } else chunks.push(chunk);
+    };
+    const onEnd = () => {
+      stop();
+      resolve(Buffer.concat(chunks));
+    };
+    const onError = (error: Error) => {
+      stop();
+      reject(error);
+    };
+    stream.on('data', onData);
+    stream.on('end', onEnd);
+    stream.on('error', onError);
+  });
 }

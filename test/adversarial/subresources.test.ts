@@ -18,16 +18,9 @@ import { classifyRequest } from '../../src/s3/classify.ts';
 import { KNOWN_SUBRESOURCES, OPERATION_ROWS } from '../../src/s3/operations.ts';
 import { bodyBytes, createBucket, MiB, patternBytes, uniqueBucket } from '../support/fixtures.ts';
 import { type ProxyProcess, proxyS3Client, startProxy } from '../support/proxy-process.ts';
+import { type RawResponse, rawRequest } from '../support/raw-http.ts';
 import { createS3Client, type Services, useServices } from '../support/services.ts';
-import {
-  contentMd5,
-  describeResponse,
-  formUpload,
-  type ProbeOutcome,
-  ProbeTally,
-  type RawResponse,
-  rawRequest,
-} from './support.ts';
+import { contentMd5, describeResponse, formUpload, type ProbeOutcome, ProbeTally } from './support.ts';
 
 /** Sub-resources S3 or SeaweedFS know beyond the table's own, names nobody knows, and odd casing. */
 const EXTRA_NAMES = [
@@ -229,6 +222,7 @@ describe('adversarial: every sub-resource on every method stores no plaintext an
     const target = query === '' ? path : `${path}?${query}`;
     const headers: Record<string, string> = {};
     let body: Buffer | undefined;
+    let expectContinue = false;
     switch (probe.variant) {
       case 'plaintext body':
         body = Buffer.from(`plaintext ${marker}`);
@@ -249,17 +243,23 @@ describe('adversarial: every sub-resource on every method stores no plaintext an
         headers['content-type'] = form.contentType;
         headers['content-md5'] = contentMd5(file);
         if (probe.variant === 'form > 8 MiB') headers.expect = '100-continue';
+        expectContinue = probe.variant === 'form > 8 MiB';
         break;
       }
     }
-    return rawRequest(proxy.endpoint, target, { method: probe.method, headers, ...(body ? { body } : {}) });
+    return rawRequest(`${proxy.endpoint}${target}`, {
+      method: probe.method,
+      headers,
+      expectContinue,
+      ...(body ? { body } : {}),
+    });
   }
 
   async function runLane(lane: Lane, probes: readonly Probe[]): Promise<void> {
     for (const probe of probes) {
       await lane.tally.probe(probe.name, async (marker) => {
         const response = await send(lane, probe, marker);
-        if (response.body.includes(LEGACY_PLAINTEXT) || response.body.includes(lane.ciphertextHead))
+        if (response.bytes.includes(LEGACY_PLAINTEXT) || response.bytes.includes(lane.ciphertextHead))
           released.push(`${probe.name}: ${describeResponse(response)}`);
         return describeResponse(response);
       });

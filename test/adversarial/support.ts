@@ -9,7 +9,6 @@
  */
 import { AssertionError } from 'node:assert/strict';
 import { createHash, createHmac, randomBytes } from 'node:crypto';
-import { request } from 'node:http';
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
@@ -23,6 +22,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { META_FORMAT } from '../../src/envelope/constants.ts';
 import { bodyBytes } from '../support/fixtures.ts';
+import type { RawResponse } from '../support/raw-http.ts';
 
 /** What every marker begins with: a scan for it finds any probe's plaintext. */
 export const MARKER_PREFIX = 'CLOUDTASER-PLAINTEXT-';
@@ -209,63 +209,9 @@ export class ProbeTally {
   }
 }
 
-export type RawResponse = {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  body: Buffer;
-};
-
-/**
- * One request exactly as given: raw target (query as written, repeated names and odd casing kept),
- * headers and body, over node:http, no signature (the proxy does not verify inbound signatures). A
- * reset after the answer began still yields the answer; a request that got no answer rejects.
- */
-export function rawRequest(
-  endpoint: string,
-  target: string,
-  options: { method: string; headers?: Record<string, string>; body?: Buffer },
-): Promise<RawResponse> {
-  // With `Expect: 100-continue` the body goes out only once the proxy asks for it, as SDKs send large bodies.
-  const expectContinue = options.headers?.expect?.toLowerCase() === '100-continue';
-  return new Promise((resolve, reject) => {
-    const url = new URL(endpoint);
-    const headers: Record<string, string> = { ...options.headers };
-    if (options.body !== undefined) headers['content-length'] ??= String(options.body.length);
-    const req = request({
-      host: url.hostname,
-      port: url.port,
-      method: options.method,
-      path: target,
-      headers,
-      agent: false,
-    });
-    let answered: RawResponse | undefined;
-    req.on('response', (res) => {
-      const chunks: Buffer[] = [];
-      answered = { status: res.statusCode ?? 0, headers: res.headers, body: Buffer.alloc(0) };
-      res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      const done = () => {
-        if (answered === undefined) return;
-        answered.body = Buffer.concat(chunks);
-        resolve(answered);
-        // Answered without a 100 Continue: the body was never sent and never will be.
-        if (!req.writableEnded) req.destroy();
-      };
-      res.on('end', done);
-      res.on('aborted', done);
-      res.on('error', done);
-    });
-    req.on('error', (error) => {
-      if (answered === undefined) reject(error);
-    });
-    if (!expectContinue) req.end(options.body);
-    else req.on('continue', () => req.end(options.body));
-  });
-}
-
 /** `200 PutObject`, or the status and S3 error code of a refusal: what a probe reports. */
 export function describeResponse(response: RawResponse): string {
-  const code = /<Code>([^<]*)<\/Code>/.exec(response.body.toString('utf8'))?.[1];
+  const code = /<Code>([^<]*)<\/Code>/.exec(response.body)?.[1];
   return `${response.status}${code === undefined ? '' : ` ${code}`}`;
 }
 

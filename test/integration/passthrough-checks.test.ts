@@ -16,9 +16,10 @@ import type { Exchange } from '../../src/proxy/exchange.ts';
 import { checkUpstreamAnswer, readAtMost } from '../../src/proxy/passthrough-response.ts';
 import { rowOf, type XmlDocumentRule } from '../../src/s3/operations.ts';
 import { UpstreamClient } from '../../src/upstream/client.ts';
-import { describeResponse, rawRequest } from '../adversarial/support.ts';
+import { describeResponse } from '../adversarial/support.ts';
 import { createBucket, uniqueBucket } from '../support/fixtures.ts';
 import { type ProxyProcess, proxyS3Client, startProxy } from '../support/proxy-process.ts';
+import { rawRequest } from '../support/raw-http.ts';
 import { createS3Client, type Services, useServices } from '../support/services.ts';
 
 const TAGGING = '<Tagging><TagSet><Tag><Key>team</Key><Value>blue</Value></Tag></TagSet></Tagging>';
@@ -96,7 +97,11 @@ describe('passthrough bodies are checked against the operations table before the
     ];
     for (const [method, path, headers, body, message] of cases) {
       const target = `/${bucket}${path}`;
-      const response = await rawRequest(proxy.endpoint, target, { method, headers, body: Buffer.from(body) });
+      const response = await rawRequest(`${proxy.endpoint}${target}`, {
+        method,
+        headers,
+        body: Buffer.from(body),
+      });
       assert.ok(
         response.status >= 400 && response.status < 502,
         `${method} ${path}: ${describeResponse(response)}`,
@@ -108,9 +113,10 @@ describe('passthrough bodies are checked against the operations table before the
   });
 
   it('answers EntityTooLarge before reading a body whose announced length is over the limit', async () => {
-    const response = await rawRequest(proxy.endpoint, `/${bucket}/k?tagging`, {
+    const response = await rawRequest(`${proxy.endpoint}/${bucket}/k?tagging`, {
       method: 'PUT',
       headers: { 'content-length': String(10 * 1024 * 1024), expect: '100-continue' },
+      expectContinue: true,
     });
     assert.equal(describeResponse(response), '400 EntityTooLarge');
   });
