@@ -1,12 +1,21 @@
 import { createServer, type Server } from 'node:http';
 import type { ProxyRequestHandler } from '../proxy/router.ts';
 
-/** The S3 listener. `Expect: 100-continue` is left to the handler, which answers it only once it wants the body. */
-export function createProxyServer(handler: ProxyRequestHandler): Server {
+/**
+ * The S3 listener. `Expect: 100-continue` is left to the handler, which answers it only once it wants the body.
+ * Node bounds the headers (408 after `headerTimeoutMs`, checked often enough to be on time); bodies and
+ * responses are watched by client-limits.ts, which counts only the client's turns. No bound on a whole
+ * request: a large upload over a slow link may take hours while it keeps sending.
+ */
+export function createProxyServer(
+  handler: ProxyRequestHandler,
+  options: { headerTimeoutMs: number },
+): Server {
   const server = createServer({
     keepAliveTimeout: 65_000,
     requestTimeout: 0,
-    headersTimeout: 60_000,
+    headersTimeout: options.headerTimeoutMs,
+    connectionsCheckingInterval: Math.max(25, Math.min(1000, options.headerTimeoutMs / 10)),
     maxHeaderSize: 64 * 1024,
   });
   server.on('request', (req, res) => handler(req, res, false));
