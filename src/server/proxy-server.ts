@@ -33,14 +33,22 @@ export function listen(
   });
 }
 
+/** How often, while draining, connections whose requests have finished are closed. */
+const DRAIN_IDLE_CHECK_MS = 100;
+
 /**
  * Graceful stop: no new connections, idle keep-alive connections closed, in-flight requests given until
- * the grace period ends, then whatever is left is cut.
+ * the grace period ends, then whatever is left is cut. A connection whose request finishes during the
+ * drain goes idle and would otherwise stay open for the keep-alive timeout, keeping the process (and the
+ * pod's termination) waiting until the grace period ends; Node has no event for "went idle", so idle
+ * connections are closed every DRAIN_IDLE_CHECK_MS.
  */
 export async function drain(server: Server, graceMs: number): Promise<void> {
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
   server.closeIdleConnections();
+  const idle = setInterval(() => server.closeIdleConnections(), DRAIN_IDLE_CHECK_MS);
   const timer = setTimeout(() => server.closeAllConnections(), graceMs);
   await closed;
+  clearInterval(idle);
   clearTimeout(timer);
 }
