@@ -33,22 +33,21 @@ export function listen(
   });
 }
 
-/** How often, while draining, connections whose requests have finished are closed. */
-const DRAIN_IDLE_CHECK_MS = 100;
-
 /**
  * Graceful stop: no new connections, idle keep-alive connections closed, in-flight requests given until
- * the grace period ends, then whatever is left is cut. A connection whose request finishes during the
- * drain goes idle and would otherwise stay open for the keep-alive timeout, keeping the process (and the
- * pod's termination) waiting until the grace period ends; Node has no event for "went idle", so idle
- * connections are closed every DRAIN_IDLE_CHECK_MS.
+ * the grace period ends, then whatever is left is cut.
+ *
+ * A connection whose request finishes during the drain would stay open for the keep-alive timeout (65 s),
+ * keeping the process, and the pod's termination, waiting until the grace period ends. So the keep-alive
+ * timeout drops to nothing: Node applies it once a response has been handed to the operating system, and
+ * then closes the connection. (Polling `closeIdleConnections()` instead would cut responses whose last
+ * bytes are still being written: it counts a response as done as soon as `end()` is called.)
  */
 export async function drain(server: Server, graceMs: number): Promise<void> {
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-  server.closeIdleConnections();
-  const idle = setInterval(() => server.closeIdleConnections(), DRAIN_IDLE_CHECK_MS);
+  server.keepAliveTimeout = 1;
+  server.keepAliveTimeoutBuffer = 0;
   const timer = setTimeout(() => server.closeAllConnections(), graceMs);
   await closed;
-  clearInterval(idle);
   clearTimeout(timer);
 }
