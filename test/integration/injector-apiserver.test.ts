@@ -25,7 +25,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { Agent, request } from 'undici';
 import { parse, parseAllDocuments } from 'yaml';
-import type { KubeContainer } from '../../src/injector/patch.ts';
+import type { KubeContainer, KubeObjectMeta } from '../../src/injector/patch.ts';
 import { EXPECTED_SEED_SIDECAR, EXPECTED_TOKEN_VOLUME } from '../injector/seed-sidecar.ts';
 import { freePorts } from '../support/ports.ts';
 import { assertPresent, type Missing, skipUnlessPresent } from '../support/prerequisites.ts';
@@ -60,13 +60,7 @@ const missing = kube.missing ?? helm.missing;
 interface KubeObject {
   apiVersion: string;
   kind: string;
-  metadata: {
-    name?: string;
-    generateName?: string;
-    namespace?: string;
-    labels?: Record<string, string>;
-    annotations?: Record<string, string>;
-  };
+  metadata: KubeObjectMeta;
   [field: string]: unknown;
 }
 
