@@ -29,8 +29,8 @@ COPY package.json ./
 COPY bin ./bin
 COPY src ./src
 # Numeric, so that the kubelet can enforce runAsNonRoot; 65532 is the injected sidecar's runAsUser
-# and distroless's nonroot user. Everything is owned by root and read-only to it; nothing is written
-# at run time, so the root filesystem can be mounted read-only.
+# and distroless's nonroot user. /app belongs to root, so the proxy cannot change its own code; it
+# writes nothing at run time, so the root filesystem can be mounted read-only.
 USER 65532:65532
 # 8190 is the S3 proxy (loopback by default), 8191 health and metrics, 8443 the webhook.
 EXPOSE 8190 8191 8443
