@@ -112,8 +112,9 @@ tar -C "$root" --numeric-owner -c . | podman import \
   --change 'ENV NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt' \
   - "$build_image" >/dev/null
 
-# Bases made from older packages or an older script are of no further use.
-for old in $(podman images --format '{{.Repository}}:{{.Tag}}' | grep -E '^localhost/cloudtaser-base/nodejs24-(runtime|build):' | grep -v -e ":$key\$"); do
+# Bases made from older packages or an older script a day ago or more are of no further use (younger
+# ones may belong to a test run of another checkout going on now).
+for old in $(podman images --filter until=24h --format '{{.Repository}}:{{.Tag}}' | grep -E '^localhost/cloudtaser-base/nodejs24-(runtime|build):' | grep -v -e ":$key\$"); do
   podman rmi "$old" >/dev/null 2>&1 || true
 done
 step "made both bases in $((SECONDS - started)) s (Node $node_version, Debian packages: $(tr '\n' ' ' <<<"$versions"))"

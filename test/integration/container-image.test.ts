@@ -22,7 +22,8 @@ import { proxyEnv, proxyS3Client } from '../support/proxy-process.ts';
 import { createS3Client, type Services, useServices } from '../support/services.ts';
 
 const REPO_ROOT = resolve(import.meta.dirname, '..', '..');
-const IMAGE = 'localhost/cloudtaser-s3-proxy:test';
+/** A tag of this run's own: test runs of other checkouts on the same machine build their own sources. */
+const IMAGE = `localhost/cloudtaser-s3-proxy:test-${process.pid}`;
 const execFileAsync = promisify(execFile);
 /** crun fails on this kind of machine's hybrid cgroups; runc works. */
 const PODMAN = ['--runtime', 'runc'];
@@ -161,6 +162,9 @@ describe('the container image, built and run as the sidecar runs', {
 
   after(async () => {
     if (container) await podman(['rm', '--force', '--time', '0', container.name]).catch(() => undefined);
+    // Only this name goes (an identical build of another run may carry its own name too); the layers stay
+    // in the store as the next build's cache.
+    await podman(['untag', IMAGE, IMAGE]).catch(() => undefined);
   });
 
   it('is the Dockerfile built on a Node 24 base: non-root numeric user, Node as the entrypoint, its size reported', async (t) => {
