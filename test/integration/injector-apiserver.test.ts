@@ -338,15 +338,23 @@ describe('the injector behind a real Kubernetes API server', { skip: skipUnlessP
       env,
     );
     const certificate = join(certDir, 'apiserver.crt');
-    const ca = await until(
-      'the API server certificate',
-      async () => (existsSync(certificate) ? readFileSync(certificate, 'utf8') : undefined),
-      () => apiServer?.output() ?? '',
-    );
-    api = new ApiServer(`https://127.0.0.1:${securePort}`, token, new Agent({ connect: { ca } }));
-    await until(
+    api = await until(
       'the API server being ready',
-      async () => ((await api.call('GET', '/readyz')).status === 200 ? true : undefined),
+      async () => {
+        // The API server writes its certificate and CA into this file while it starts: it is used once
+        // it holds both, and read again at every attempt until then.
+        const ca = existsSync(certificate) ? readFileSync(certificate, 'utf8') : '';
+        if ((ca.match(/-----END CERTIFICATE-----/g) ?? []).length < 2) return undefined;
+        const agent = new Agent({ connect: { ca } });
+        const candidate = new ApiServer(`https://127.0.0.1:${securePort}`, token, agent);
+        let ready = false;
+        try {
+          ready = (await candidate.call('GET', '/readyz')).status === 200;
+        } finally {
+          if (!ready) await agent.close();
+        }
+        return ready ? candidate : undefined;
+      },
       () => `${apiServer?.output()}\n${etcd?.output()}`,
     );
     const version = await api.call('GET', '/version');
