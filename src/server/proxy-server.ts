@@ -45,10 +45,17 @@ export function listen(
 /**
  * Graceful stop: no new connections, idle keep-alive connections closed, in-flight requests given until
  * the grace period ends, then whatever is left is cut.
+ *
+ * A connection whose request finishes during the drain would stay open for the keep-alive timeout (65 s),
+ * keeping the process, and the pod's termination, waiting until the grace period ends. So the keep-alive
+ * timeout drops to nothing: Node applies it once a response has been handed to the operating system, and
+ * then closes the connection. (Polling `closeIdleConnections()` instead would cut responses whose last
+ * bytes are still being written: it counts a response as done as soon as `end()` is called.)
  */
 export async function drain(server: Server, graceMs: number): Promise<void> {
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-  server.closeIdleConnections();
+  server.keepAliveTimeout = 1;
+  server.keepAliveTimeoutBuffer = 0;
   const timer = setTimeout(() => server.closeAllConnections(), graceMs);
   await closed;
   clearTimeout(timer);
