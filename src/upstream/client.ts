@@ -169,3 +169,24 @@ export function headerValue(
   const value = headers[name];
   return Array.isArray(value) ? value.join(', ') : value;
 }
+
+const ignore = () => undefined;
+
+/**
+ * Reads and drops an upstream body the caller has no use for (a HEAD's, a 304's, the answer to a PUT), so
+ * its connection goes back to the pool. If the connection fails first, nobody needs to know; but an
+ * 'error' event without a listener would end the process, so one listens.
+ */
+export function drainBody(body: Readable): void {
+  body.on('error', ignore);
+  body.resume();
+}
+
+/**
+ * Stops reading an upstream body part-way. undici then emits RequestAbortedError on it (its connection is
+ * closed); that error is the expected outcome, and unheard it would end the process.
+ */
+export function abandonBody(body: Readable): void {
+  body.on('error', ignore);
+  body.destroy();
+}
