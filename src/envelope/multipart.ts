@@ -78,7 +78,8 @@ export async function discoverPartLayout(
  * was written with that part. The segment opened is the part's final one, which lies directly
  * before the next part's header: one ranged request fetches "final segment of part k - 1, header of
  * part k", so N parts cost N + 1 requests (the last for the final segment of part N), and N data
- * keys, asked for as the headers arrive. A final segment that fails fails the whole layout
+ * keys, asked for `concurrency` at a time in one turn (so a batching key service makes one call of
+ * each group); at most 2 x `concurrency` final segments wait for keys. A final segment that fails fails the whole layout
  * (SEGMENT_AUTH_FAILED, or TRUNCATED when the stored bytes end early), as do the failures of
  * discovery and of `dataKey`; nothing of the plaintext is released.
  *
@@ -92,12 +93,17 @@ export async function authenticatePartLayout(
   options: { concurrency?: number; known?: PartLayout } = {},
 ): Promise<PartLayout> {
   const concurrency = checkedConcurrency(options.concurrency);
-  const keys: Array<Promise<Buffer>> = [];
+  // Keys are asked for `concurrency` parts at a time, in one turn of the event loop, so that a key
+  // service that batches (Transit's batch_input) makes one call of them.
+  const keys: PartKey[] = [];
+  const unasked: PartKey[] = [];
+  const askForKeys = () => {
+    for (const key of unasked.splice(0)) key.ask();
+  };
   const pending = new Set<Promise<void>>();
   let failure: { error: unknown } | undefined;
   const verify = (part: LayoutPart, sealed: Buffer): void => {
-    const key = keys[part.index] as Promise<Buffer>;
-    const check = key
+    const check = (keys[part.index] as PartKey).dek
       .then((dek) => {
         try {
           openFinalSegment(part, dek, sealed);
@@ -121,7 +127,10 @@ export async function authenticatePartLayout(
       storedSize,
       async (offset, previousStoredSize) => {
         // Final segments wait here for their keys; fetching further ahead would only hold more of them.
-        while (pending.size >= concurrency) await Promise.race(pending);
+        while (pending.size >= 2 * concurrency) {
+          askForKeys();
+          await Promise.race(pending);
+        }
         throwIfFailed();
         const tail =
           previousStoredSize === undefined
@@ -137,24 +146,57 @@ export async function authenticatePartLayout(
           : { sizeGuess: (index) => options.known?.parts[index]?.storedSize }),
         onPart: (part, before) => {
           throwIfFailed();
-          if (previous !== undefined) verify(previous, before);
-          const key = callAsync(() => dataKey(part));
-          key.catch(() => {});
+          const key = new PartKey(() => dataKey(part));
           keys[part.index] = key;
+          unasked.push(key);
+          if (previous !== undefined) verify(previous, before);
+          if (unasked.length >= concurrency) askForKeys();
           previous = part;
         },
       },
     );
+    askForKeys();
     const last = layout.parts[layout.parts.length - 1] as LayoutPart;
     verify(last, await fetchStored(storedSize - finalSegmentStoredSize(last.plainSize), storedSize));
     while (pending.size > 0) await Promise.race(pending);
     throwIfFailed();
     return layout;
   } finally {
+    // After a failure, keys not asked for yet are not asked for at all, and what waits for them ends.
+    for (const key of unasked.splice(0)) key.drop();
     await Promise.allSettled(pending);
-    // Keys of parts whose final segment was never checked (the walk failed first) are zeroed as well.
-    for (const key of keys)
-      key?.then(
+    // Keys of parts whose final segment was never checked are zeroed as well.
+    for (const key of keys) key?.zero();
+  }
+}
+
+/** A part's data key, asked for only when `ask` is called (so that several are asked for in one turn). */
+class PartKey {
+  readonly dek: Promise<Buffer>;
+  #ask: () => void = () => {};
+  #drop: () => void = () => {};
+  #asked = false;
+
+  constructor(fetchKey: () => Promise<Buffer>) {
+    this.dek = new Promise<Buffer>((resolve, reject) => {
+      this.#ask = () => callAsync(fetchKey).then(resolve, reject);
+      this.#drop = () => reject(new Error('the key was not needed'));
+    });
+    this.dek.catch(() => {});
+  }
+
+  ask(): void {
+    this.#asked = true;
+    this.#ask();
+  }
+
+  drop(): void {
+    this.#drop();
+  }
+
+  zero(): void {
+    if (this.#asked)
+      this.dek.then(
         (dek) => dek.fill(0),
         () => {},
       );

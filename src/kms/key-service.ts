@@ -2,6 +2,7 @@ import { UnwrapCache } from './key-cache.ts';
 import { DataKeyPool, type PoolEvent } from './key-pool.ts';
 import { type DataKey, KeyServiceError, type KeyWrapper } from './key-wrapper.ts';
 import type { TransitKeyWrapper } from './transit.ts';
+import { UnwrapBatcher } from './unwrap-batch.ts';
 import type { VaultAuth } from './vault-auth.ts';
 import type { VaultContact } from './vault-client.ts';
 
@@ -27,9 +28,11 @@ export class VaultKeyService implements KeyWrapper {
   readonly #auth: VaultAuth;
   readonly #pool: DataKeyPool | undefined;
   readonly #cache: UnwrapCache | undefined;
+  readonly #unwraps: UnwrapBatcher;
 
   constructor(options: KeyServiceOptions) {
     this.#transit = options.transit;
+    this.#unwraps = new UnwrapBatcher((wrapped) => options.transit.unwrapKeys(wrapped));
     this.#auth = options.auth;
     this.#pool =
       options.poolSize > 0
@@ -45,7 +48,7 @@ export class VaultKeyService implements KeyWrapper {
         ? new UnwrapCache({
             maxEntries: options.cache.maxEntries,
             ttlMs: options.cache.ttlMs,
-            unwrap: (wrapped) => options.transit.unwrapKey(wrapped),
+            unwrap: (wrapped) => this.#unwraps.unwrap(wrapped),
             ...(options.onCacheLookup === undefined ? {} : { onLookup: options.onCacheLookup }),
             ...(options.onCacheSize === undefined ? {} : { onSize: options.onCacheSize }),
           })
@@ -62,7 +65,7 @@ export class VaultKeyService implements KeyWrapper {
   }
 
   unwrapKey(wrappedKey: string): Promise<Buffer> {
-    return this.#cache === undefined ? this.#transit.unwrapKey(wrappedKey) : this.#cache.get(wrappedKey);
+    return this.#cache === undefined ? this.#unwraps.unwrap(wrappedKey) : this.#cache.get(wrappedKey);
   }
 
   /** Authenticated (a login if needed), then a real Transit round trip: what /readyz reports. */

@@ -183,7 +183,7 @@ describe('authenticatePartLayout', () => {
     assert.ok(keys.handedOut.every((key) => key.every((byte) => byte === 0)));
   });
 
-  it('holds at most `concurrency` final segments waiting for their keys, and fetches no further meanwhile', async () => {
+  it('holds at most 2 x concurrency final segments waiting for their keys, and fetches no further meanwhile', async () => {
     const object = await buildMultipart(Array.from({ length: 30 }, () => S));
     const keys = keyService([object]);
     const waiting: Array<() => void> = [];
@@ -194,7 +194,7 @@ describe('authenticatePartLayout', () => {
       concurrency: 4,
     });
     for (let turn = 0; turn < 50; turn++) await new Promise((resolve) => setImmediate(resolve));
-    assert.ok(log.ranges.length <= 1 + 4 + 4, `${log.ranges.length} requests while no key has come`);
+    assert.ok(log.ranges.length <= 1 + 2 * 4 + 4, `${log.ranges.length} requests while no key has come`);
     for (;;) {
       const release = waiting.shift();
       if (release === undefined) {
@@ -207,6 +207,37 @@ describe('authenticatePartLayout', () => {
     const layout = await authenticated;
     assert.equal(layout.parts.length, 30);
     assert.equal(log.ranges.length, 31);
+  });
+
+  it('asks for the part keys `concurrency` at a time, each group in one turn, so a batching key service makes one call of it', async () => {
+    const object = await buildMultipart(Array.from({ length: 30 }, () => S + 3));
+    const keys = keyService([object]);
+    let turn = 0;
+    let ticking = true;
+    const tick = () => {
+      turn += 1;
+      if (ticking) setImmediate(tick);
+    };
+    setImmediate(tick);
+    const turns = new Map<number, number>();
+    const dataKey = (part: Parameters<typeof keys.dataKey>[0]) => {
+      turns.set(turn, (turns.get(turn) ?? 0) + 1);
+      return keys.dataKey(part);
+    };
+    await authenticatePartLayout(object.stored.length, storedFetcher(object.stored).fetchStored, dataKey, {
+      concurrency: 4,
+    });
+    ticking = false;
+    const groups = [...turns.values()];
+    assert.equal(
+      groups.reduce((a, b) => a + b, 0),
+      30,
+    );
+    assert.ok(groups.length <= Math.ceil(30 / 4) + 1, `keys asked for in ${groups.length} turns: ${groups}`);
+    assert.ok(
+      groups.every((size) => size <= 4),
+      `${groups}`,
+    );
   });
 
   it('checks the part sizes as stored: partCiphertextSize of each part adds up to the object', async () => {
