@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { ciphertextSize, SEGMENT_SIZE } from '../../src/envelope/index.ts';
-import { createBucket, MiB, patternBytes, uniqueBucket } from '../support/fixtures.ts';
+import { createBucket, MiB, patternBytes, uniqueBucket, uploadParts } from '../support/fixtures.ts';
 import { type ProxyProcess, proxyS3Client, startProxy } from '../support/proxy-process.ts';
 import { createS3Client, useServices } from '../support/services.ts';
 import {
@@ -17,7 +17,6 @@ import {
   type StoredPart,
   storeDirectly,
   storedBody,
-  uploadMultipart,
 } from './stored-multipart.ts';
 
 type Read = { name: string; query?: string; headers?: Record<string, string>; method?: 'GET' | 'HEAD' };
@@ -232,7 +231,7 @@ describe('range and partNumber reads of a tampered multipart object never releas
     await createBucket(client, bucket);
     for (const [index, shape] of shapes.entries()) {
       const parts = shape.partSizes.map((size, i) => patternBytes(size, 100 * index + i + 1));
-      await uploadMultipart(client, bucket, shape.name, parts);
+      await uploadParts(client, bucket, shape.name, parts);
       originals.set(shape.name, {
         plaintext: Buffer.concat(parts),
         stored: await readStoredParts(direct, bucket, shape.name),

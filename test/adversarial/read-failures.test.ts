@@ -15,7 +15,14 @@ import {
   UploadPartCopyCommand,
 } from '@aws-sdk/client-s3';
 import { SEALED_SEGMENT_SIZE, SEGMENT_SIZE } from '../../src/envelope/index.ts';
-import { bodyBytes, createBucket, MiB, patternBytes, uniqueBucket } from '../support/fixtures.ts';
+import {
+  bodyBytes,
+  createBucket,
+  MiB,
+  patternBytes,
+  uniqueBucket,
+  uploadParts,
+} from '../support/fixtures.ts';
 import {
   type ProxyProcess,
   proxyEnv,
@@ -34,7 +41,6 @@ import {
   startCuttingRelay,
   storeDirectly,
   storedBody,
-  uploadMultipart,
 } from './stored-multipart.ts';
 
 const S = SEGMENT_SIZE;
@@ -163,6 +169,33 @@ const VARIANTS: Variant[] = [
   },
 ];
 
+/** One UploadPartCopy of `source` (or a range of it) as part 1 of a new upload of `target`. */
+async function copyPart(
+  client: S3Client,
+  bucket: string,
+  source: string,
+  target: string,
+  range?: { start: number; end: number },
+): Promise<{ uploadId: string | undefined; etag: string | undefined; error: string | undefined }> {
+  const { UploadId } = await client.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: target }));
+  try {
+    const copied = await client.send(
+      new UploadPartCopyCommand({
+        Bucket: bucket,
+        Key: target,
+        UploadId,
+        PartNumber: 1,
+        CopySource: `${bucket}/${source}`,
+        ...(range === undefined ? {} : { CopySourceRange: `bytes=${range.start}-${range.end}` }),
+      }),
+    );
+    return { uploadId: UploadId, etag: copied.CopyPartResult?.ETag, error: undefined };
+  } catch (error) {
+    await client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: target, UploadId }));
+    return { uploadId: UploadId, etag: undefined, error: (error as Error).name };
+  }
+}
+
 function partOffset(original: Original, partNumber: number): number {
   let offset = 0;
   for (const part of (original.parts as StoredMultipart).parts.slice(0, partNumber - 1))
@@ -214,7 +247,7 @@ describe('no failure the storage provider can cause in a read takes the proxy do
       metadata: singleStored.Metadata ?? {},
     });
     const parts = [patternBytes(5 * MiB + 1000, 7), patternBytes(5 * MiB + 1000, 8), patternBytes(70_000, 9)];
-    await uploadMultipart(client, bucket, 'multipart', parts);
+    await uploadParts(client, bucket, 'multipart', parts);
     const stored = await readStoredParts(direct, bucket, 'multipart');
     originals.set('multipart', {
       plaintext: Buffer.concat(parts),
@@ -285,29 +318,14 @@ describe('no failure the storage provider can cause in a read takes the proxy do
     range: { start: number; end: number } | undefined,
   ): Promise<string[]> => {
     const target = `part-copy-of/${key}`;
-    const { UploadId } = await client.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: target }));
-    const copied = await client
-      .send(
-        new UploadPartCopyCommand({
-          Bucket: bucket,
-          Key: target,
-          UploadId,
-          PartNumber: 1,
-          CopySource: `${bucket}/${key}`,
-          ...(range === undefined ? {} : { CopySourceRange: `bytes=${range.start}-${range.end}` }),
-        }),
-      )
-      .catch(() => undefined);
-    if (copied === undefined) {
-      await client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: target, UploadId }));
-      return [];
-    }
+    const copied = await copyPart(client, bucket, key, target, range);
+    if (copied.error !== undefined) return [];
     await client.send(
       new CompleteMultipartUploadCommand({
         Bucket: bucket,
         Key: target,
-        UploadId,
-        MultipartUpload: { Parts: [{ PartNumber: 1, ETag: copied.CopyPartResult?.ETag }] },
+        UploadId: copied.uploadId,
+        MultipartUpload: { Parts: [{ PartNumber: 1, ETag: copied.etag }] },
       }),
     );
     const got = await bodyBytes(
@@ -401,7 +419,7 @@ describe('an upstream connection cut in the middle of a body fails the read and 
     await createBucket(client, bucket);
     await client.send(new PutObjectCommand({ Bucket: bucket, Key: 'control', Body: control }));
     await client.send(new PutObjectCommand({ Bucket: bucket, Key: 'single', Body: single }));
-    await uploadMultipart(client, bucket, 'multipart', parts);
+    await uploadParts(client, bucket, 'multipart', parts);
   });
   after(async () => {
     await proxy?.stop();
@@ -436,27 +454,9 @@ describe('an upstream connection cut in the middle of a body fails the read and 
     }
 
     it(`UploadPartCopy from the ${key} object: a cut upstream body fails the copy, the proxy goes on`, async () => {
-      const target = `copy-of-${key}`;
-      const { UploadId } = await client.send(
-        new CreateMultipartUploadCommand({ Bucket: bucket, Key: target }),
-      );
       relay.cutNextTransferAfter(3 * MiB);
-      const copied = await client
-        .send(
-          new UploadPartCopyCommand({
-            Bucket: bucket,
-            Key: target,
-            UploadId,
-            PartNumber: 1,
-            CopySource: `${bucket}/${key}`,
-          }),
-        )
-        .then(
-          () => 'copied',
-          (error: Error) => error.name,
-        );
-      assert.notEqual(copied, 'copied');
-      await client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: target, UploadId }));
+      const copied = await copyPart(client, bucket, key, `copy-of-${key}`);
+      assert.notEqual(copied.error, undefined, 'the part copy succeeded although its source was cut');
       await stillServing();
     });
   }
@@ -486,7 +486,7 @@ describe('a failing read is an S3 error before its first byte and a visibly cut 
     const client = proxyS3Client(proxy);
     direct = createS3Client(services);
     await createBucket(client, bucket);
-    await uploadMultipart(client, bucket, 'original', parts);
+    await uploadParts(client, bucket, 'original', parts);
     stored = await readStoredParts(direct, bucket, 'original');
     // Read once, so that the part keys are in the proxy's key cache and a failure comes without a pause.
     const whole = await readThroughProxy(proxy.endpoint, `/${bucket}/original`);
@@ -507,6 +507,13 @@ describe('a failing read is an S3 error before its first byte and a visibly cut 
     const record = await proxy.waitForLogRecord((r) => r.msg === 'request' && r.key === key, 5000);
     return { status: record?.status, complete: record?.complete, bytesOut: record?.bytesOut };
   };
+  /** A status line, 500 InvalidEncryptedObject, no plaintext; and the request log says just that. */
+  const refusedBeforeAnyByte = async (key: string, view: ClientView) => {
+    assert.equal(view.statusLine, true, `no status line: ${view.error}`);
+    assert.equal(view.status, 500);
+    assert.match(view.body.toString(), /<Code>InvalidEncryptedObject<\/Code>/);
+    assert.deepEqual(await logged(key), { status: 500, complete: true, bytesOut: 0 });
+  };
 
   it('a range read that fails in the first segment it would release answers 500 InvalidEncryptedObject', async () => {
     const key = 'part-2-first-segment-flipped/range';
@@ -514,10 +521,7 @@ describe('a failing read is an S3 error before its first byte and a visibly cut 
     const view = await readThroughProxy(proxy.endpoint, `/${bucket}/${key}`, {
       headers: { range: `bytes=${part2 - 10}-${part2 + 10}` },
     });
-    assert.equal(view.statusLine, true, `no status line: ${view.error}`);
-    assert.equal(view.status, 500);
-    assert.match(view.body.toString(), /<Code>InvalidEncryptedObject<\/Code>/);
-    assert.deepEqual(await logged(key), { status: 500, complete: true, bytesOut: 0 });
+    await refusedBeforeAnyByte(key, view);
   });
 
   it('a range read across a part forged as empty answers with a status line: 500 InvalidEncryptedObject', async () => {
@@ -529,20 +533,14 @@ describe('a failing read is an S3 error before its first byte and a visibly cut 
     const view = await readThroughProxy(proxy.endpoint, `/${bucket}/${key}`, {
       headers: { range: `bytes=${part2 - 1}-${part2}` },
     });
-    assert.equal(view.statusLine, true, `no status line: ${view.error}`);
-    assert.equal(view.status, 500);
-    assert.match(view.body.toString(), /<Code>InvalidEncryptedObject<\/Code>/);
-    assert.deepEqual(await logged(key), { status: 500, complete: true, bytesOut: 0 });
+    await refusedBeforeAnyByte(key, view);
   });
 
   it('a partNumber read that fails in its first segment answers 500 InvalidEncryptedObject', async () => {
     const key = 'part-2-first-segment-flipped/part';
     await storeDirectly(direct, bucket, key, withFlippedSegment(1, 0), stored.metadata);
     const view = await readThroughProxy(proxy.endpoint, `/${bucket}/${key}?partNumber=2`);
-    assert.equal(view.statusLine, true, `no status line: ${view.error}`);
-    assert.equal(view.status, 500);
-    assert.match(view.body.toString(), /<Code>InvalidEncryptedObject<\/Code>/);
-    assert.deepEqual(await logged(key), { status: 500, complete: true, bytesOut: 0 });
+    await refusedBeforeAnyByte(key, view);
   });
 
   it('a range read that fails after releasing bytes shows its 206 and a body cut short, and the log says so', async () => {

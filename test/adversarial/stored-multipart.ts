@@ -6,14 +6,7 @@
  */
 import { request } from 'node:http';
 import { connect, createServer, type Socket } from 'node:net';
-import {
-  CompleteMultipartUploadCommand,
-  CreateMultipartUploadCommand,
-  GetObjectCommand,
-  PutObjectCommand,
-  type S3Client,
-  UploadPartCommand,
-} from '@aws-sdk/client-s3';
+import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import {
   decodePartHeader,
   encodePartHeader,
@@ -22,31 +15,6 @@ import {
   partCiphertextSize,
 } from '../../src/envelope/index.ts';
 import { bodyBytes } from '../support/fixtures.ts';
-
-/** Uploads `parts` as one multipart upload through `client` (the proxy); parts are numbered 1..N. */
-export async function uploadMultipart(
-  client: S3Client,
-  bucket: string,
-  key: string,
-  parts: readonly Buffer[],
-): Promise<void> {
-  const { UploadId } = await client.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key }));
-  const done = [];
-  for (const [index, body] of parts.entries()) {
-    const { ETag } = await client.send(
-      new UploadPartCommand({ Bucket: bucket, Key: key, UploadId, PartNumber: index + 1, Body: body }),
-    );
-    done.push({ PartNumber: index + 1, ETag });
-  }
-  await client.send(
-    new CompleteMultipartUploadCommand({
-      Bucket: bucket,
-      Key: key,
-      UploadId,
-      MultipartUpload: { Parts: done },
-    }),
-  );
-}
 
 /** One stored part: its header (decoded and as stored) and its sealed segments. */
 export type StoredPart = { header: PartHeader; headerBytes: Buffer; sealed: Buffer };
