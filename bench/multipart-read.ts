@@ -11,15 +11,16 @@
  *   BENCH_ROUNDS=3 BENCH_BUCKET=<bucket from an earlier run> node bench/multipart-read.ts   # reuse the objects
  *   BENCH_PARTS=100 BENCH_PART_MIB=5 BENCH_SIZE_MIB=1024 node bench/multipart-read.ts
  */
-import { readFile } from 'node:fs/promises';
-import { createServer, request as httpRequest, type Server } from 'node:http';
-import { Readable, Writable } from 'node:stream';
+import { type Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { createBucket, MiB, uniqueBucket } from '../test/support/fixtures.ts';
 import { type ProxyProcess, proxyS3Client, startProxy } from '../test/support/proxy-process.ts';
 import { createS3Client, loadServices, type Services } from '../test/support/services.ts';
+import { generatedBody } from './clients.ts';
+import { startCountingRelay } from './counting-relay.ts';
+import { cpuSeconds } from './proc.ts';
 
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
 const partCount = Number(process.env.BENCH_PARTS ?? 100);
@@ -28,44 +29,6 @@ const largeSize = Number(process.env.BENCH_SIZE_MIB ?? 1024) * MiB;
 const largePart = 8 * MiB;
 const MANY_PARTS = 'many-parts';
 const LARGE = 'large';
-
-/** A body of `length` bytes made on the fly, so the client's memory does not hold the object. */
-function generatedBody(length: number): Readable {
-  const block = Buffer.alloc(MiB);
-  for (let i = 0; i < block.length; i++) block[i] = (i * 31 + 7) & 0xff;
-  let sent = 0;
-  return new Readable({
-    read() {
-      if (sent >= length) return this.push(null);
-      const n = Math.min(block.length, length - sent);
-      sent += n;
-      this.push(n === block.length ? block : block.subarray(0, n));
-    },
-  });
-}
-
-/** Forwards HTTP to `target` as it is (SigV4 signs the Host header, which is kept) and counts requests. */
-async function countingForwarder(
-  target: string,
-): Promise<{ server: Server; endpoint: string; count: () => number }> {
-  const { hostname, port } = new URL(target);
-  let requests = 0;
-  const server = createServer((req, res) => {
-    requests += 1;
-    const upstream = httpRequest(
-      { host: hostname, port: Number(port), method: req.method, path: req.url, headers: req.headers },
-      (answer) => {
-        res.writeHead(answer.statusCode ?? 502, answer.headers);
-        answer.pipe(res);
-      },
-    );
-    upstream.on('error', () => res.destroy());
-    req.pipe(upstream);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address() as { port: number };
-  return { server, endpoint: `http://127.0.0.1:${address.port}`, count: () => requests };
-}
 
 async function vaultDecrypts(proxy: ProxyProcess): Promise<number> {
   const text = await (await fetch(`${proxy.healthEndpoint}/metrics`)).text();
@@ -137,19 +100,19 @@ async function ensureObjects(services: Services, bucket: string | undefined): Pr
 
 /** Upstream requests and Vault decrypt calls of a first and a repeated 1 MiB range read inside the object. */
 async function countRangeReads(services: Services, bucket: string) {
-  const forwarder = await countingForwarder(services.s3.endpoint);
+  const relay = await startCountingRelay(services.s3.endpoint);
   const proxy = await startProxy(services, {
-    env: { CLOUDTASER_S3PROXY_LOG_LEVEL: 'warn', CLOUDTASER_S3PROXY_S3_ENDPOINT: forwarder.endpoint },
+    env: { CLOUDTASER_S3PROXY_LOG_LEVEL: 'warn', CLOUDTASER_S3PROXY_S3_ENDPOINT: relay.endpoint },
   });
   try {
     await startedUp(proxy);
     const client = proxyS3Client(proxy);
     const measure = async (range: string) => {
-      const requests = forwarder.count();
+      relay.reset();
       const decrypts = await vaultDecrypts(proxy);
       const { bytes } = await timedGet(client, bucket, MANY_PARTS, range);
       if (bytes !== MiB) throw new Error(`range ${range} returned ${bytes} bytes`);
-      return { requests: forwarder.count() - requests, vault: (await vaultDecrypts(proxy)) - decrypts };
+      return { requests: relay.seen().length, vault: (await vaultDecrypts(proxy)) - decrypts };
     };
     const at = (part: number) => part * smallPart + 12345;
     const first = await measure(`bytes=${at(50)}-${at(50) + MiB - 1}`);
@@ -158,15 +121,8 @@ async function countRangeReads(services: Services, bucket: string) {
     return { first, repeated };
   } finally {
     await proxy.stop();
-    await new Promise<void>((resolve) => forwarder.server.close(() => resolve()));
+    await relay.close();
   }
-}
-
-/** CPU seconds (user + system) the process has used: on a shared machine, steadier than wall time. */
-async function cpuSeconds(pid: number | undefined): Promise<number> {
-  const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]?.split(' ') ?? [];
-  // utime and stime are fields 14 and 15 of stat(5); after the command they are the 12th and 13th. Ticks of 1/100 s.
-  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 type Speed = { mibPerSecond: number; cpuPerGiB: number };
@@ -178,9 +134,10 @@ async function throughput(services: Services, bucket: string) {
     const client = proxyS3Client(proxy);
     const range = `bytes=${MiB}-`;
     const measure = async (withRange?: string): Promise<Speed> => {
-      const cpu = await cpuSeconds(proxy.process.pid);
+      const pid = proxy.process.pid as number;
+      const cpu = cpuSeconds(pid);
       const { bytes, seconds } = await timedGet(client, bucket, LARGE, withRange);
-      const used = (await cpuSeconds(proxy.process.pid)) - cpu;
+      const used = cpuSeconds(pid) - cpu;
       return { mibPerSecond: bytes / MiB / seconds, cpuPerGiB: used / (bytes / (1024 * MiB)) };
     };
     const coldRange = await measure(range);
