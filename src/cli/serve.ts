@@ -8,6 +8,7 @@ import { ClientGuard } from '../server/client-limits.ts';
 import { createHealthServer } from '../server/health-server.ts';
 import { createMetrics, vaultCallLabel } from '../server/metrics.ts';
 import { createProxyServer, drain, listen } from '../server/proxy-server.ts';
+import { drainBody } from '../upstream/client.ts';
 import { createKeyServices, createUpstreamClient } from './wiring.ts';
 
 /** Wiring: configuration → Vault client → upstream client → servers; then waits for a signal and drains. */
@@ -77,7 +78,7 @@ export async function serve(config: Config, warnings: readonly string[] = []): P
         name: 'upstream',
         check: async () => {
           const response = await upstream.send({ method: 'GET' });
-          response.body.resume();
+          drainBody(response.body);
           if (response.status >= 500) throw new Error(`upstream answered HTTP ${response.status}`);
         },
       },
