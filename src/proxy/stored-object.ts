@@ -30,8 +30,11 @@ export type EncryptedObject = {
   partRange(partNumber: number, resource: string): PlainRange | undefined;
   /** Stored bytes (inclusive) to fetch for a plaintext range; undefined range = the whole object. */
   storedRange(range: PlainRange | undefined): PlainRange;
-  /** Unwraps the data key (for multipart: the first part's) before returning, so a Vault fault comes before any header. */
-  open(range: PlainRange | undefined): Promise<Transform>;
+  /**
+   * Unwraps the data key (for multipart: the first part's) before returning, so a Vault fault comes before any
+   * header. `skip`: stored bytes before storedRange(range) that the body fed in starts with (single-part only).
+   */
+  open(range: PlainRange | undefined, skip?: number): Promise<Transform>;
 };
 
 export type ObjectIdentity = {
@@ -77,7 +80,7 @@ export async function encryptedObject(
         const window = planWindow(envelope.plaintextSize, range.start, range.end);
         return { start: window.cipherStart, end: window.cipherEndInclusive };
       },
-      async open(range) {
+      async open(range, skip) {
         const dek = await services.keys.unwrapKey(envelope.wrappedDek);
         const stream = createOpenStream({
           dek,
@@ -86,6 +89,7 @@ export async function encryptedObject(
           ...(range === undefined
             ? {}
             : { window: planWindow(envelope.plaintextSize, range.start, range.end) }),
+          ...(skip === undefined ? {} : { skip }),
         });
         stream.once('close', () => dek.fill(0));
         return stream;
@@ -149,7 +153,8 @@ export function multipartObject(layout: PartLayout, keys: KeyWrapper): Encrypted
       const planned = planMultipartRead(layout, range.start, range.end);
       return { start: planned.cipherStart, end: planned.cipherEndInclusive };
     },
-    async open(range) {
+    async open(range, skip) {
+      if (skip) throw new RangeError('a multipart read starts at its first needed byte');
       const { start, end } = whole(range);
       const firstPart = layout.parts.find((p) => p.plainOffset + p.plainSize > start) ?? layout.parts[0];
       const firstKey =
