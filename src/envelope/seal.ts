@@ -15,7 +15,14 @@ export type SealOptions = {
   aad?: Buffer;
 };
 
-/** Plaintext in, sealed segments out; holds at most one segment of plaintext. */
+/**
+ * Sealed bytes gathered before they are pushed at once, at the latest at the end of the event-loop turn
+ * that sealed them: each segment is a body and a 16-byte tag, and a reader that writes every chunk to a
+ * socket (undici) would otherwise send two writes per segment.
+ */
+const MAX_OUTPUT_BATCH = 1024 * 1024;
+
+/** Plaintext in, sealed segments out; holds at most one segment of plaintext and one turn of ciphertext. */
 export function createSealStream(options: SealOptions): Transform {
   return new SealStream(options);
 }
@@ -57,6 +64,17 @@ class SealStream extends Transform {
   #received = 0;
   // A part header: it goes out once the first input is accepted, so an input refused at once emits nothing.
   #prefix: Buffer | undefined;
+  readonly #output: Buffer[] = [];
+  #outputLength = 0;
+  #flushScheduled = false;
+  readonly #pushOutput = () => {
+    this.#flushScheduled = false;
+    if (this.#outputLength === 0 || this.destroyed) return;
+    const output = this.#output;
+    this.push(output.length === 1 ? output[0] : Buffer.concat(output, this.#outputLength));
+    output.length = 0;
+    this.#outputLength = 0;
+  };
 
   constructor(options: SealOptions, prefix?: Buffer) {
     super();
@@ -101,6 +119,11 @@ class SealStream extends Transform {
         this.#filled += take;
         offset += take;
       }
+      if (this.#outputLength >= MAX_OUTPUT_BATCH) this.#pushOutput();
+      else if (this.#outputLength > 0 && !this.#flushScheduled) {
+        this.#flushScheduled = true;
+        setImmediate(this.#pushOutput);
+      }
       callback();
     } catch (error) {
       callback(error as Error);
@@ -120,6 +143,7 @@ class SealStream extends Transform {
     try {
       this.#pushPrefix();
       this.#sealSegment(this.#pending.subarray(0, this.#filled), true);
+      this.#pushOutput();
       callback();
     } catch (error) {
       callback(error as Error);
@@ -128,13 +152,20 @@ class SealStream extends Transform {
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
     this.#pending.fill(0);
+    this.#output.length = 0;
+    this.#outputLength = 0;
     callback(error);
   }
 
   #pushPrefix(): void {
     if (this.#prefix === undefined) return;
-    this.push(this.#prefix);
+    this.#gather(this.#prefix);
     this.#prefix = undefined;
+  }
+
+  #gather(bytes: Buffer): void {
+    this.#output.push(bytes);
+    this.#outputLength += bytes.length;
   }
 
   #sealSegment(plaintext: Buffer, last: boolean): void {
@@ -142,8 +173,8 @@ class SealStream extends Transform {
     cipher.setAAD(this.#aad);
     const body = cipher.update(plaintext);
     cipher.final();
-    if (body.length > 0) this.push(body);
-    this.push(cipher.getAuthTag());
+    if (body.length > 0) this.#gather(body);
+    this.#gather(cipher.getAuthTag());
     this.#index += 1;
   }
 }
