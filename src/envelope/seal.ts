@@ -16,13 +16,15 @@ export type SealOptions = {
 };
 
 /**
- * Sealed bytes gathered before they are pushed at once, at the latest at the end of the event-loop turn
- * that sealed them: each segment is a body and a 16-byte tag, and a reader that writes every chunk to a
- * socket (undici) would otherwise send two writes per segment.
+ * Sealed bytes are gathered and pushed as one chunk once there are this many, or OUTPUT_DELAY_MS after
+ * the first of them: each segment is a body and a 16-byte tag, and a reader that writes every chunk to a
+ * socket (undici) would otherwise send two writes per segment, and a client's body arrives about one
+ * segment per event-loop turn.
  */
-const MAX_OUTPUT_BATCH = 1024 * 1024;
+const OUTPUT_BATCH = 256 * 1024;
+const OUTPUT_DELAY_MS = 1;
 
-/** Plaintext in, sealed segments out; holds at most one segment of plaintext and one turn of ciphertext. */
+/** Plaintext in, sealed segments out; holds at most one segment of plaintext and one batch of ciphertext. */
 export function createSealStream(options: SealOptions): Transform {
   return new SealStream(options);
 }
@@ -66,9 +68,10 @@ class SealStream extends Transform {
   #prefix: Buffer | undefined;
   readonly #output: Buffer[] = [];
   #outputLength = 0;
-  #flushScheduled = false;
+  #flushTimer: NodeJS.Timeout | undefined;
   readonly #pushOutput = () => {
-    this.#flushScheduled = false;
+    clearTimeout(this.#flushTimer);
+    this.#flushTimer = undefined;
     if (this.#outputLength === 0 || this.destroyed) return;
     const output = this.#output;
     this.push(output.length === 1 ? output[0] : Buffer.concat(output, this.#outputLength));
@@ -119,11 +122,8 @@ class SealStream extends Transform {
         this.#filled += take;
         offset += take;
       }
-      if (this.#outputLength >= MAX_OUTPUT_BATCH) this.#pushOutput();
-      else if (this.#outputLength > 0 && !this.#flushScheduled) {
-        this.#flushScheduled = true;
-        setImmediate(this.#pushOutput);
-      }
+      if (this.#outputLength >= OUTPUT_BATCH) this.#pushOutput();
+      else if (this.#outputLength > 0) this.#flushTimer ??= setTimeout(this.#pushOutput, OUTPUT_DELAY_MS);
       callback();
     } catch (error) {
       callback(error as Error);
@@ -152,6 +152,7 @@ class SealStream extends Transform {
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
     this.#pending.fill(0);
+    clearTimeout(this.#flushTimer);
     this.#output.length = 0;
     this.#outputLength = 0;
     callback(error);
