@@ -4,9 +4,9 @@ import { abandonBody, drainBody, type UpstreamResponse } from '../upstream/clien
 import { type Exchange, objectResource } from './exchange.ts';
 import { HoldTailUntil } from './hold-tail.ts';
 import {
+  answerNotModified,
   encryptedObjectOf,
   firstString,
-  notModifiedHeaders,
   partSizesFor,
   plaintextHeaders,
   plaintextRange,
@@ -95,9 +95,7 @@ async function send(
 
 async function answerNonSuccess(exchange: Exchange, response: UpstreamResponse): Promise<void> {
   if (response.status === 304) {
-    drainBody(response.body);
-    exchange.res.writeHead(304, notModifiedHeaders(response, exchange));
-    exchange.res.end();
+    await answerNotModified(exchange, response);
     return;
   }
   await relayResponse(exchange, response);

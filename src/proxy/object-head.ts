@@ -1,8 +1,8 @@
 import { drainBody } from '../upstream/client.ts';
 import { type Exchange, objectResource } from './exchange.ts';
 import {
+  answerNotModified,
   encryptedObjectOf,
-  notModifiedHeaders,
   partSizesFor,
   plaintextHeaders,
   plaintextRange,
@@ -20,12 +20,11 @@ export async function headObject(exchange: Exchange): Promise<void> {
     query: request.query,
     headers: request.headers,
   });
-  drainBody(response.body);
   if (response.status === 304) {
-    exchange.res.writeHead(304, notModifiedHeaders(response, exchange));
-    exchange.res.end();
+    await answerNotModified(exchange, response);
     return;
   }
+  drainBody(response.body);
   const object =
     response.status === 200
       ? await encryptedObjectOf(exchange, response, { sizes: partSizesFor(request) })

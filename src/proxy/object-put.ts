@@ -1,6 +1,7 @@
 import { envelopeToHeaders } from '../envelope/metadata.ts';
 import { createSealStream } from '../envelope/seal.ts';
 import { ciphertextSize } from '../envelope/size.ts';
+import { S3Error } from '../s3/errors.ts';
 import { clientBody, declaresPlaintextLength } from './client-body.ts';
 import { freshDataKey } from './data-key.ts';
 import { uploadClientBody } from './encrypted-upload.ts';
@@ -17,7 +18,12 @@ import { checkMetadataSize } from './user-metadata.ts';
  */
 export async function putObject(exchange: Exchange): Promise<void> {
   const { req, deps, s3 } = exchange;
-  if (!declaresPlaintextLength(req.headers)) return putStreamedObject(exchange);
+  if (!declaresPlaintextLength(req.headers)) {
+    // Without Content-Length or Transfer-Encoding a request has no body at all; S3 answers 411 then.
+    if (req.headers['content-length'] === undefined && req.headers['transfer-encoding'] === undefined)
+      throw new S3Error('MissingContentLength');
+    return putStreamedObject(exchange);
+  }
   const body = clientBody(exchange, {
     maxSize: deps.maxObjectSize,
     describe: (size) =>

@@ -1,7 +1,7 @@
 import { readEnvelope } from '../envelope/metadata.ts';
 import { S3Error } from '../s3/errors.ts';
 import { contentRange, parseRange, resolveRange, unsatisfiableContentRange } from '../s3/range.ts';
-import type { UpstreamResponse } from '../upstream/client.ts';
+import { drainBody, type UpstreamResponse } from '../upstream/client.ts';
 import { presentETag, upstreamETagCondition } from './etag.ts';
 import { type Exchange, partNumberOf, queryValue } from './exchange.ts';
 import { clientResponseHeaders, firstHeader, forwardableRequestHeaders } from './headers.ts';
@@ -136,19 +136,47 @@ export function plaintextHeaders(
   return { status: 206, headers };
 }
 
-/** A 304 carries the upstream ETag; show it the way the client knows it. */
-export function notModifiedHeaders(
-  response: UpstreamResponse,
-  exchange: Exchange,
-): Record<string, string | string[]> {
+/**
+ * Answers a 304 with the ETag a 200 would carry (docs/decisions/0002). An upstream 304 carries the stored
+ * ETag but no metadata, so whether the object is one the proxy encrypted (its ETag shown in the proxy's
+ * form) is known from the client's If-None-Match when that named the presented form, and otherwise from an
+ * unconditional HEAD of the same version. Only an MD5-shaped ETag needs this: others are shown as they are.
+ */
+export async function answerNotModified(exchange: Exchange, response: UpstreamResponse): Promise<void> {
+  drainBody(response.body);
   const headers = clientResponseHeaders(response.headers, { dropIntegrity: true, dropLengthAndRange: true });
   const etag = firstString(response.headers.etag);
   const presented = presentETag(etag);
-  const asked = firstHeader(exchange.req.headers, 'if-none-match') ?? '';
-  if (etag !== undefined && presented !== undefined && asked.includes(presented.replaceAll('"', '')))
-    headers.etag = presented;
+  if (etag !== undefined && presented !== undefined && presented !== etag) {
+    const asked = firstHeader(exchange.req.headers, 'if-none-match') ?? '';
+    if (asked.includes(presented.replaceAll('"', '')) || (await storedWithEnvelope(exchange)))
+      headers.etag = presented;
+  }
   headers['x-amz-request-id'] ??= exchange.id;
-  return headers;
+  exchange.res.writeHead(304, headers);
+  exchange.res.end();
+}
+
+/** Whether the version a read names carries the envelope, from a HEAD without the read's conditions. */
+async function storedWithEnvelope(exchange: Exchange): Promise<boolean> {
+  const { headers, query } = readRequest(exchange);
+  for (const name of ['if-match', 'if-none-match', 'if-modified-since', 'if-unmodified-since'])
+    delete headers[name];
+  const head = await exchange.deps.upstream.send({
+    method: 'HEAD',
+    bucket: exchange.s3.bucket,
+    key: exchange.s3.key,
+    query,
+    headers,
+  });
+  drainBody(head.body);
+  if (head.status !== 200) return false;
+  try {
+    return readEnvelope(head.headers) !== undefined;
+  } catch {
+    // A malformed envelope is still an envelope: the object is not one stored before the proxy.
+    return true;
+  }
 }
 
 export function firstString(value: string | string[] | undefined): string | undefined {

@@ -68,8 +68,7 @@ export async function encryptedObject(
       partCount: undefined,
       partRange(partNumber, resource) {
         // A single-part object has exactly one part; S3 answers part 1 as a range over the whole object.
-        if (partNumber !== 1)
-          throw new S3Error('InvalidRange', 'The requested partnumber is not satisfiable', { resource });
+        if (partNumber !== 1) throw new S3Error('InvalidPartNumber', undefined, { resource });
         return envelope.plaintextSize === 0 ? undefined : { start: 0, end: envelope.plaintextSize - 1 };
       },
       storedRange(range) {
@@ -138,8 +137,7 @@ export function multipartObject(layout: PartLayout, keys: KeyWrapper): Encrypted
     partCount: layout.parts.length,
     partRange(partNumber, resource) {
       const part = layout.parts[partNumber - 1];
-      if (part === undefined)
-        throw new S3Error('InvalidRange', 'The requested partnumber is not satisfiable', { resource });
+      if (part === undefined) throw new S3Error('InvalidPartNumber', undefined, { resource });
       return part.plainSize === 0
         ? undefined
         : { start: part.plainOffset, end: part.plainOffset + part.plainSize - 1 };
