@@ -22,6 +22,7 @@ import { type Exchange, objectResource } from './exchange.ts';
 import { forwardableRequestHeaders } from './headers.ts';
 import { firstString } from './object-read.ts';
 import { readUpstreamText, relayResponse } from './relay.ts';
+import { objectKeyHeaders } from './server-side-encryption.ts';
 import { checkMetadataSize } from './user-metadata.ts';
 
 /**
@@ -126,7 +127,7 @@ export async function putStreamedObject(exchange: Exchange): Promise<void> {
             ['partNumber', String(partNumber)],
             ['uploadId', uploadId],
           ],
-          headers: {},
+          headers: objectKeyHeaders(req.headers),
         },
         done: () => dek.fill(0),
       });
@@ -147,7 +148,7 @@ export async function putStreamedObject(exchange: Exchange): Promise<void> {
       bucket: s3.bucket,
       key: s3.key,
       query: [['uploadId', uploadId]],
-      headers: conditions,
+      headers: { ...objectKeyHeaders(req.headers), ...conditions },
       body: Buffer.from(serializeCompleteMultipartUpload(completed)),
     });
     if (complete.status !== 200) return await relayResponse(exchange, complete);

@@ -5,6 +5,7 @@ import { drainBody, type UpstreamResponse } from '../upstream/client.ts';
 import { presentETag, upstreamETagCondition } from './etag.ts';
 import { type Exchange, partNumberOf, queryValue } from './exchange.ts';
 import { clientResponseHeaders, firstHeader, forwardableRequestHeaders } from './headers.ts';
+import { objectKeyHeaders } from './server-side-encryption.ts';
 import { type EncryptedObject, encryptedObject, type PartSizes, type PlainRange } from './stored-object.ts';
 
 /** What a GET or HEAD asked for, in plaintext coordinates, before the object's size is known. */
@@ -65,7 +66,13 @@ export async function encryptedObjectOf(
   response: UpstreamResponse,
   options: {
     sizes: PartSizes;
-    target?: { bucket: string; key: string; versionId: string | undefined };
+    /** Another object than the request's own (a copy source), and the headers that read it. */
+    target?: {
+      bucket: string;
+      key: string;
+      versionId: string | undefined;
+      readHeaders: Record<string, string>;
+    };
   },
 ): Promise<EncryptedObject | undefined> {
   const envelope = readEnvelope(response.headers);
@@ -74,6 +81,7 @@ export async function encryptedObjectOf(
     bucket: exchange.s3.bucket ?? '',
     key: exchange.s3.key ?? '',
     versionId: queryValue(exchange.s3, 'versionId'),
+    readHeaders: objectKeyHeaders(exchange.req.headers),
   };
   return encryptedObject(
     envelope,

@@ -40,6 +40,12 @@ export type ObjectIdentity = {
   etag: string;
   versionId: string | undefined;
   storedSize: number;
+  /**
+   * What every read of the stored bytes carries besides the range and If-Match: the reader's SSE-C key
+   * (server-side-encryption.ts). Not part of the version's identity: the layout cache holds one entry per
+   * version whoever read it, and is consulted only after the upstream accepted this reader's own request.
+   */
+  readHeaders?: Readonly<Record<string, string>>;
 };
 
 /**
@@ -183,7 +189,7 @@ async function fetchStoredBytes(
     bucket: identity.bucket,
     key: identity.key,
     query: identity.versionId === undefined ? [] : [['versionId', identity.versionId]],
-    headers: { range: `bytes=${start}-${end}`, 'if-match': identity.etag },
+    headers: { ...identity.readHeaders, range: `bytes=${start}-${end}`, 'if-match': identity.etag },
   });
   if (response.status !== 206 && response.status !== 200) {
     drainBody(response.body);
