@@ -1,5 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import { type Readable, type Transform, Writable } from 'node:stream';
+import type { PlainChecksum } from '../envelope/checksum.ts';
 import { abandonBody, drainBody, type UpstreamResponse } from '../upstream/client.ts';
 import { type Exchange, objectResource } from './exchange.ts';
 import { HoldTailUntil } from './hold-tail.ts';
@@ -130,13 +131,19 @@ async function streamPlaintext(
   const { res } = exchange;
   const upstreamBody: Readable = response.body;
   let open: Transform;
+  let checksum: PlainChecksum | undefined;
   try {
     open = await object.open(range);
+    // Opened on every GET, returned or not: a sealed checksum that does not open fails the read.
+    checksum = await object.checksum().catch((error: unknown) => {
+      open.destroy();
+      throw error;
+    });
   } catch (error) {
     abandonBody(upstreamBody);
     throw error;
   }
-  const { status, headers } = plaintextHeaders(response, object, range, exchange, request);
+  const { status, headers } = plaintextHeaders(response, object, range, exchange, request, checksum);
   const held = new HoldTailUntil(() => {});
   const client = clientWriter(exchange, status, headers);
   upstreamBody.on('error', (error) => open.destroy(error));

@@ -7,6 +7,7 @@ import {
   plaintextHeaders,
   plaintextRange,
   readRequest,
+  returnsChecksum,
 } from './object-read.ts';
 import { relayResponse } from './relay.ts';
 
@@ -48,7 +49,9 @@ export async function headObject(exchange: Exchange): Promise<void> {
     return;
   }
   const range = plaintextRange(request, object, objectResource(exchange.s3));
-  const { status, headers } = plaintextHeaders(response, object, range, exchange, request);
+  // Only a HEAD that returns the checksum unwraps the data key to open it.
+  const checksum = returnsChecksum(exchange, request) ? await object.checksum() : undefined;
+  const { status, headers } = plaintextHeaders(response, object, range, exchange, request, checksum);
   exchange.res.writeHead(status, headers);
   exchange.res.end();
 }

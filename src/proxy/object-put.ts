@@ -1,3 +1,4 @@
+import { sealChecksum } from '../envelope/checksum.ts';
 import { envelopeToHeaders } from '../envelope/metadata.ts';
 import { createSealStream } from '../envelope/seal.ts';
 import { ciphertextSize } from '../envelope/size.ts';
@@ -9,6 +10,7 @@ import { translateConditions } from './etag.ts';
 import { type Exchange, objectResource } from './exchange.ts';
 import { forwardableRequestHeaders } from './headers.ts';
 import { putStreamedObject } from './object-put-streamed.ts';
+import { checksumToStore } from './stored-checksum.ts';
 import { checkMetadataSize } from './user-metadata.ts';
 
 /**
@@ -32,8 +34,20 @@ export async function putObject(exchange: Exchange): Promise<void> {
   const { dek, nonce, wrappedDek } = await freshDataKey(deps.keys);
   const headers = forwardableRequestHeaders(req.headers, { dropIntegrity: true });
   translateConditions(headers);
-  Object.assign(headers, envelopeToHeaders({ format: 'v1', wrappedDek, nonce, plaintextSize: body.size }));
   try {
+    // The client's checksum header is known before the body: it is sealed into the envelope (FORMAT.md 7.1),
+    // which goes upstream with the headers; a body that does not match it is never committed.
+    const checksum = checksumToStore(req.headers);
+    Object.assign(
+      headers,
+      envelopeToHeaders({
+        format: 'v1',
+        wrappedDek,
+        nonce,
+        plaintextSize: body.size,
+        ...(checksum === undefined ? {} : { checksum: sealChecksum(dek, checksum) }),
+      }),
+    );
     checkMetadataSize(headers, objectResource(s3));
   } catch (error) {
     dek.fill(0);

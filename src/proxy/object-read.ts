@@ -1,3 +1,4 @@
+import type { PlainChecksum } from '../envelope/checksum.ts';
 import { readEnvelope } from '../envelope/metadata.ts';
 import { S3Error } from '../s3/errors.ts';
 import { contentRange, parseRange, resolveRange, unsatisfiableContentRange } from '../s3/range.ts';
@@ -120,15 +121,33 @@ function storedSizeOf(response: UpstreamResponse): number {
   return Number(total ?? firstString(response.headers['content-length']) ?? Number.NaN);
 }
 
-/** Response headers for plaintext served from an encrypted object. */
+/**
+ * Whether a read returns the object's checksum: with x-amz-checksum-mode: ENABLED, for the whole object
+ * only. A range or a part would be validated by the SDK against a full-object checksum, and fail.
+ */
+export function returnsChecksum(exchange: Exchange, request: ReadRequest): boolean {
+  const mode = firstHeader(exchange.req.headers, 'x-amz-checksum-mode');
+  return (
+    mode?.trim().toUpperCase() === 'ENABLED' &&
+    request.rangeHeader === undefined &&
+    request.partNumber === undefined
+  );
+}
+
+/** Response headers for plaintext served from an encrypted object, with its checksum if the read returns it. */
 export function plaintextHeaders(
   response: UpstreamResponse,
   object: EncryptedObject,
   range: PlainRange | undefined,
   exchange: Exchange,
   request: ReadRequest,
+  checksum?: PlainChecksum,
 ): { status: number; headers: Record<string, string | string[]> } {
   const headers = clientResponseHeaders(response.headers, { dropIntegrity: true, dropLengthAndRange: true });
+  if (checksum !== undefined && returnsChecksum(exchange, request)) {
+    headers[`x-amz-checksum-${checksum.algorithm.toLowerCase()}`] = checksum.value;
+    headers['x-amz-checksum-type'] = 'FULL_OBJECT';
+  }
   const etag = presentETag(firstString(response.headers.etag));
   if (etag !== undefined) headers.etag = etag;
   headers['accept-ranges'] = 'bytes';

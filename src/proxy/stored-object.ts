@@ -6,8 +6,10 @@ import {
   createOpenStream,
   discoverPartLayout,
   EnvelopeError,
+  openChecksum,
   PART_HEADER_SIZE,
   type PartLayout,
+  type PlainChecksum,
   planMultipartRead,
   planWindow,
   type StoredEnvelope,
@@ -32,6 +34,11 @@ export type EncryptedObject = {
   storedRange(range: PlainRange | undefined): PlainRange;
   /** Unwraps the data key (for multipart: the first part's) before returning, so a Vault fault comes before any header. */
   open(range: PlainRange | undefined): Promise<Transform>;
+  /**
+   * The client's checksum of the whole plaintext, opened from the envelope (docs/FORMAT.md 7.1); undefined
+   * when none was stored (always, for a multipart object). Rejects when the sealed value does not open.
+   */
+  checksum(): Promise<PlainChecksum | undefined>;
 };
 
 export type ObjectIdentity = {
@@ -94,6 +101,15 @@ export async function encryptedObject(
         });
         stream.once('close', () => dek.fill(0));
         return stream;
+      },
+      async checksum() {
+        if (envelope.checksum === undefined) return undefined;
+        const dek = await services.keys.unwrapKey(envelope.wrappedDek);
+        try {
+          return openChecksum(dek, envelope.checksum);
+        } finally {
+          dek.fill(0);
+        }
       },
     };
   }
@@ -171,6 +187,9 @@ export function multipartObject(layout: PartLayout, keys: KeyWrapper): Encrypted
           return keys.unwrapKey(part.header.wrappedDek);
         },
       });
+    },
+    async checksum() {
+      return undefined;
     },
   };
 }
