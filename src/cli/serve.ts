@@ -1,11 +1,15 @@
+import type { Logger } from 'pino';
+import { CredentialsFileError } from '../auth/client-credentials.ts';
+import { ClientCredentialsStore } from '../auth/credentials-store.ts';
 import type { Config } from '../config/index.ts';
 import { KeyServiceError } from '../kms/key-wrapper.ts';
 import type { AuthEvent } from '../kms/vault-auth.ts';
 import { createLogger } from '../log.ts';
 import { createProxyHandler } from '../proxy/router.ts';
 import { LayoutCache } from '../proxy/stored-object.ts';
+import { REFUSAL_REASONS } from '../s3/sigv4/refusal.ts';
 import { createHealthServer } from '../server/health-server.ts';
-import { createMetrics, vaultCallLabel } from '../server/metrics.ts';
+import { createMetrics, type ProxyMetrics, vaultCallLabel } from '../server/metrics.ts';
 import { createProxyServer, drain, listen } from '../server/proxy-server.ts';
 import { createKeyServices, createUpstreamClient } from './wiring.ts';
 
@@ -14,6 +18,15 @@ export async function serve(config: Config, warnings: readonly string[] = []): P
   const logger = createLogger(config.logLevel);
   for (const warning of warnings) logger.warn({ warning }, 'configuration');
   const metrics = createMetrics();
+  let clientCredentials: ClientCredentialsStore | undefined;
+  try {
+    clientCredentials = await openClientCredentials(config, logger, metrics);
+  } catch (error) {
+    // As a configuration error: the proxy must not serve without the authentication it was asked for.
+    process.stderr.write(`cloudtaser-s3-proxy: invalid configuration:\n  ${(error as Error).message}\n`);
+    process.exitCode = 2;
+    return;
+  }
 
   // Auth events carry lease lengths and reasons, never tokens.
   const onAuthEvent = (event: AuthEvent) => {
@@ -50,6 +63,7 @@ export async function serve(config: Config, warnings: readonly string[] = []): P
       virtualHostDomains: [...config.s3.virtualHostDomains],
       logger,
       metrics,
+      clientCredentials,
     }),
   );
   const health = createHealthServer({
@@ -80,9 +94,11 @@ export async function serve(config: Config, warnings: readonly string[] = []): P
       vault: config.vault.addr,
       transit: `${config.transit.mount}/${config.transit.key}`,
       authMethod: config.vault.authMethod,
+      clientAuthentication: clientCredentials === undefined ? 'off' : `${clientCredentials.size} access keys`,
     },
     'cloudtaser-s3-proxy listening',
   );
+  clientCredentials?.start();
   keys.start();
   // Not fatal at start: the proxy serves what it can (cached keys later) and /readyz reports the problem.
   keys.checkReady().then(
@@ -107,8 +123,45 @@ export async function serve(config: Config, warnings: readonly string[] = []): P
   await drain(proxy, config.shutdownGraceMs);
   // After the drain no request needs a key: pooled and cached keys are zeroed before the process goes.
   keys.close();
+  clientCredentials?.close();
   await Promise.allSettled([upstream.close(), vault.close()]);
   health.close();
   health.closeAllConnections();
   logger.info('stopped');
+}
+
+/** The client credentials, when configured; after start, a bad new file keeps the credentials in force. */
+async function openClientCredentials(
+  config: Config,
+  logger: Logger,
+  metrics: ProxyMetrics,
+): Promise<ClientCredentialsStore | undefined> {
+  if (config.clientAuth === undefined) return undefined;
+  for (const reason of REFUSAL_REASONS) metrics.clientAuthRefusals.inc({ reason }, 0);
+  const path = config.clientAuth.credentialsFile;
+  try {
+    return await ClientCredentialsStore.open({
+      path,
+      reloadIntervalMs: config.clientAuth.reloadIntervalMs,
+      onEvent: (event) => {
+        if (event.type === 'loaded') {
+          metrics.clientCredentialsKeys.set(event.keys);
+          if (!event.initial) metrics.clientCredentialsReloads.inc({ outcome: 'ok' });
+          logger.info({ keys: event.keys, file: path }, 'client credentials loaded');
+        } else {
+          metrics.clientCredentialsReloads.inc({ outcome: 'failed' });
+          logger.error(
+            { reason: event.reason },
+            'client credentials not reloaded; the credentials in force stay',
+          );
+        }
+      },
+    });
+  } catch (error) {
+    const reason =
+      error instanceof CredentialsFileError
+        ? error.message
+        : `cannot read it (${(error as NodeJS.ErrnoException).code ?? String(error)})`;
+    throw new Error(`CLOUDTASER_S3PROXY_CLIENT_CREDENTIALS_FILE ${path}: ${reason}`);
+  }
 }

@@ -39,8 +39,14 @@ export function clientBody(
   if (size > limit.maxSize) throw new S3Error('EntityTooLarge', limit.describe(size));
   const expected = expectedChecksums(req.headers);
   const trailerAlgorithm = mode.chunked && mode.trailer ? trailerChecksumAlgorithm(req.headers) : undefined;
+  const signatures = mode.chunked ? exchange.client?.chunkSignatures?.() : undefined;
   const decoder = mode.chunked
-    ? createAwsChunkedDecoder({ signed: mode.signed, trailer: mode.trailer, decodedContentLength: size })
+    ? createAwsChunkedDecoder({
+        signed: mode.signed,
+        trailer: mode.trailer,
+        decodedContentLength: size,
+        ...(signatures === undefined ? {} : { signatures }),
+      })
     : undefined;
   const algorithms = new Set<ChecksumAlgorithm>(expected.map((e) => e.algorithm));
   if (trailerAlgorithm !== undefined) algorithms.add(trailerAlgorithm);

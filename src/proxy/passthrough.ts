@@ -36,7 +36,9 @@ async function requestBody(
   const declared = firstHeader(req.headers, 'content-length');
   const chunkedTransfer = firstHeader(req.headers, 'transfer-encoding') !== undefined;
   if (!mode.chunked && declared === undefined && !chunkedTransfer) return {};
-  if (!mode.chunked && declared !== undefined && Number(declared) > MAX_BUFFERED_BODY) {
+  // A body whose SHA-256 the client declared (and signed) is read whole, so that it is checked before it goes on.
+  const declaresHash = /^[0-9a-f]{64}$/i.test(firstHeader(req.headers, 'x-amz-content-sha256') ?? '');
+  if (!mode.chunked && !declaresHash && declared !== undefined && Number(declared) > MAX_BUFFERED_BODY) {
     exchange.continueBody();
     return { body: req, contentLength: Number(declared) };
   }
@@ -51,19 +53,35 @@ async function requestBody(
   return { body };
 }
 
-/** A small request body read whole, aws-chunked framing removed; the trailers it carried, if any. */
+/**
+ * A small request body read whole, aws-chunked framing removed (and its chunk signatures verified); the
+ * trailers it carried, if any. A hex `x-amz-content-sha256` is checked against the body read.
+ */
 export async function bufferedRequestBody(
   exchange: Exchange,
 ): Promise<{ body: Buffer; trailers: Record<string, string> }> {
   const { req } = exchange;
-  const mode = payloadMode(firstHeader(req.headers, 'x-amz-content-sha256'));
+  const contentSha256 = firstHeader(req.headers, 'x-amz-content-sha256');
+  const mode = payloadMode(contentSha256);
   exchange.continueBody();
-  if (!mode.chunked) return { body: await bounded(req), trailers: {} };
+  if (!mode.chunked) {
+    const body = await bounded(req);
+    if (
+      contentSha256 !== undefined &&
+      /^[0-9a-f]{64}$/i.test(contentSha256) &&
+      createHash('sha256').update(body).digest('hex') !== contentSha256.toLowerCase()
+    ) {
+      throw new S3Error('XAmzContentSHA256Mismatch');
+    }
+    return { body, trailers: {} };
+  }
   const decodedLength = firstHeader(req.headers, 'x-amz-decoded-content-length');
+  const signatures = exchange.client?.chunkSignatures?.();
   const decoder = createAwsChunkedDecoder({
     signed: mode.signed,
     trailer: mode.trailer,
     ...(decodedLength === undefined ? {} : { decodedContentLength: Number(decodedLength) }),
+    ...(signatures === undefined ? {} : { signatures }),
   });
   req.on('error', (error) => decoder.destroy(error));
   const body = await bounded(req.pipe(decoder));

@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { classifyRequest, type S3Request } from '../s3/classify.ts';
 import { withoutClientAuthQuery } from '../s3/client-auth.ts';
 import { handlingOf } from '../s3/operations.ts';
+import { authenticateClient, authorisedHandler } from './client-access.ts';
 import { copyObject, uploadPartCopy } from './copy.ts';
 import type { Exchange, ProxyDeps } from './exchange.ts';
 import { sendError } from './failure.ts';
@@ -100,6 +101,7 @@ export function createProxyHandler(deps: ProxyDeps): ProxyRequestHandler {
           method: req.method,
           bucket: s3.bucket,
           key: s3.key,
+          accessKeyId: exchange.client?.accessKeyId,
           status,
           complete: res.writableFinished,
           durationMs: Math.round(seconds * 1000),
@@ -110,8 +112,9 @@ export function createProxyHandler(deps: ProxyDeps): ProxyRequestHandler {
       );
     });
     const run = async () => {
+      authenticateClient(exchange);
       if (classifyError !== undefined) throw classifyError;
-      await handlerFor(s3)(exchange);
+      await (authorisedHandler(exchange) ?? handlerFor(s3))(exchange);
     };
     run().catch((error: unknown) => {
       const answered = sendError(exchange, error);
