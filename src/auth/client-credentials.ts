@@ -16,7 +16,7 @@
  * Parsing is strict: an unknown field is an error (a misspelt `readonly` must not silently grant writes),
  * and errors name the entry and field but never quote the file, which holds secrets.
  */
-import { parseDocument } from 'yaml';
+import { LineCounter, parseDocument } from 'yaml';
 
 export type Grant = {
   /** An exact bucket name, a prefix pattern ending in `*`, or `*` for every bucket. */
@@ -52,12 +52,13 @@ const CREDENTIAL_FIELDS = new Set(['accessKeyId', 'secretAccessKey', 'allow', 'd
 const GRANT_FIELDS = new Set(['bucket', 'prefixes', 'readOnly']);
 
 export function parseClientCredentials(text: string): ClientCredentials {
-  const document = parseDocument(text, { uniqueKeys: true, prettyErrors: false });
+  const lineCounter = new LineCounter();
+  const document = parseDocument(text, { uniqueKeys: true, prettyErrors: false, lineCounter });
   if (document.errors.length > 0) {
     throw new CredentialsFileError(
       document.errors.map((error) => {
-        const at = error.linePos?.[0];
-        return `not valid YAML (${error.code}${at === undefined ? '' : ` at line ${at.line}, column ${at.col}`})`;
+        const at = lineCounter.linePos(error.pos[0]);
+        return `not valid YAML (${error.code} at line ${at.line}, column ${at.col})`;
       }),
     );
   }

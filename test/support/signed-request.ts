@@ -111,9 +111,11 @@ export function sendRaw(
   )
     headers['content-length'] = String(request.body.length);
   return new Promise((resolve, reject) => {
+    let answered = false;
     const req = httpRequest(
       { host: url.hostname, port: url.port, method: request.method, path: request.path, headers },
       (res) => {
+        answered = true;
         const chunks: Buffer[] = [];
         res.on('data', (chunk: Buffer) => chunks.push(chunk));
         res.on('end', () =>
@@ -122,7 +124,10 @@ export function sendRaw(
         res.on('error', reject);
       },
     );
-    req.on('error', reject);
+    // A server that refuses a large body answers before it has read it all, then closes: the answer counts.
+    req.on('error', (error) => {
+      if (!answered) reject(error);
+    });
     req.end(request.body);
   });
 }
