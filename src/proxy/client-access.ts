@@ -7,6 +7,7 @@
  */
 import { decideAccess } from '../auth/authorize.ts';
 import type { ClientCredential } from '../auth/client-credentials.ts';
+import { virtualHostBucket } from '../s3/classify.ts';
 import { ClientRefusal } from '../s3/sigv4/refusal.ts';
 import { verifyRequestSignature } from '../s3/sigv4/verify.ts';
 import { parseCopySource } from './copy.ts';
@@ -24,7 +25,12 @@ export function authenticateClient(exchange: Exchange): void {
   const { req } = exchange;
   let credential: ClientCredential | undefined;
   const verified = verifyRequestSignature(
-    { method: req.method ?? 'GET', rawUrl: req.url ?? '/', rawHeaders: req.rawHeaders },
+    {
+      method: req.method ?? 'GET',
+      rawUrl: req.url ?? '/',
+      rawHeaders: req.rawHeaders,
+      virtualHostBucket: virtualHostBucket(req.headers.host, exchange.deps.virtualHostDomains),
+    },
     (accessKeyId) => {
       credential = lookup.lookup(accessKeyId);
       return credential?.secretAccessKey;

@@ -5,8 +5,9 @@
  * S3 gives for it.
  *
  * Decisions (docs/decisions/0006-inbound-authentication.md):
- * - SigV2 and SigV4a are refused: SigV2 is deprecated and every client that speaks it also speaks SigV4;
- *   SigV4a would need ECDSA keys derived from each secret and no S3 client uses it against custom endpoints.
+ * - SigV2 is verified in presigned URLs only (boto3 presigns with it by default, src/s3/sigv2/presigned.ts);
+ *   the SigV2 Authorization header and SigV4a are refused: every client here signs requests with SigV4, and
+ *   SigV4a would need ECDSA keys derived from each secret, which no S3 client uses against custom endpoints.
  * - `x-amz-security-token` is refused: the proxy issues no sessions, so a token can only be a mistake.
  * - Any region in the credential scope is accepted (clients are configured with the upstream's region or
  *   us-east-1); the service must be `s3`.
@@ -17,6 +18,7 @@
  */
 import { MAX_PRESIGNED_TTL, UNSIGNED_PAYLOAD } from '@smithy/signature-v4';
 import { payloadMode } from '../aws-chunked/payload-mode.ts';
+import { isPresignedV2, verifyPresignedV2 } from '../sigv2/presigned.ts';
 import {
   canonicalQuery,
   canonicalRequest,
@@ -43,6 +45,8 @@ export type SignedRequest = {
   /** The request target as received. */
   readonly rawUrl: string;
   readonly rawHeaders: RawHeaders;
+  /** The bucket a virtual-hosted-style Host names (SigV2 signs `/bucket/key` whatever the style). */
+  readonly virtualHostBucket?: string | undefined;
 };
 
 export type VerifiedSignature = {
@@ -80,6 +84,14 @@ export function verifyRequestSignature(
   now: Date = new Date(),
 ): VerifiedSignature {
   const { path, rawQuery } = splitRequestTarget(request.rawUrl);
+  if (
+    headerValues(request.rawHeaders, 'authorization').length === 0 &&
+    !/(^|&)X-Amz-(Algorithm|Signature)=/.test(rawQuery) &&
+    isPresignedV2(rawQuery)
+  ) {
+    const v2 = verifyPresignedV2({ ...request, path, rawQuery }, lookup, now);
+    return { accessKeyId: v2.accessKeyId, form: 'presigned', payloadHash: v2.payloadHash };
+  }
   const auth = parseAuth(request, rawQuery);
   const secret = lookup(auth.accessKeyId);
   if (secret === undefined) {
@@ -176,7 +188,6 @@ function parseAuth(request: SignedRequest, rawQuery: string): ParsedAuth {
   if (authorization.length === 1)
     return parseAuthorizationHeader(authorization[0] as string, request.rawHeaders);
   if (presigned) return parsePresignedQuery(query, request.rawHeaders);
-  if (presignedV2) throw new ClientRefusal('unsupported_signature', 'InvalidRequest', UNSUPPORTED_MECHANISM);
   throw new ClientRefusal(
     'unsigned',
     'AccessDenied',
