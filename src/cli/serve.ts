@@ -13,8 +13,11 @@ import { createMetrics, type ProxyMetrics, vaultCallLabel } from '../server/metr
 import { createProxyServer, drain, listen } from '../server/proxy-server.ts';
 import { createKeyServices, createUpstreamClient } from './wiring.ts';
 
-/** Wiring: configuration → Vault client → upstream client → servers; then waits for a signal and drains. */
-export async function serve(config: Config, warnings: readonly string[] = []): Promise<void> {
+/**
+ * Wiring: configuration → Vault client → upstream client → servers; then waits for a signal and drains.
+ * Resolves to the exit status: 0 after a drain, 2 when the client credentials file is unusable at start.
+ */
+export async function serve(config: Config, warnings: readonly string[] = []): Promise<number> {
   const logger = createLogger(config.logLevel);
   for (const warning of warnings) logger.warn({ warning }, 'configuration');
   const metrics = createMetrics();
@@ -24,8 +27,7 @@ export async function serve(config: Config, warnings: readonly string[] = []): P
   } catch (error) {
     // As a configuration error: the proxy must not serve without the authentication it was asked for.
     process.stderr.write(`cloudtaser-s3-proxy: invalid configuration:\n  ${(error as Error).message}\n`);
-    process.exitCode = 2;
-    return;
+    return 2;
   }
 
   // Auth events carry lease lengths and reasons, never tokens.
@@ -128,6 +130,7 @@ export async function serve(config: Config, warnings: readonly string[] = []): P
   health.close();
   health.closeAllConnections();
   logger.info('stopped');
+  return 0;
 }
 
 /** The client credentials, when configured; after start, a bad new file keeps the credentials in force. */

@@ -35,7 +35,13 @@ import {
   patternBytes,
   uniqueBucket,
 } from '../support/fixtures.ts';
-import { type ProxyProcess, proxyS3Client, startProxy } from '../support/proxy-process.ts';
+import {
+  type ProxyProcess,
+  proxyEnv,
+  proxyS3Client,
+  runProxyCli,
+  startProxy,
+} from '../support/proxy-process.ts';
 import { createS3Client, type Services, useServices } from '../support/services.ts';
 import { errorElements, sha256Hex, signedRequest } from '../support/signed-request.ts';
 
@@ -583,3 +589,25 @@ async function waitForKey(client: S3Client, bucket: string, key: string): Promis
     }
   }
 }
+
+describe('a client credentials file that cannot be used at start', () => {
+  it('stops the proxy with exit status 2, naming the file and each problem but no secret', async () => {
+    const services = await useServices();
+    const mounted = await mountCredentials(
+      'credentials:\n  - accessKeyId: OK-KEY\n    secretAccessKey: short-secret\n    allow: [{bucket: b, readonly: true}]\n',
+    );
+    try {
+      const result = await runProxyCli(['serve'], {
+        ...proxyEnv(services, { listenAddr: '127.0.0.1:0', healthAddr: '127.0.0.1:0' }),
+        CLOUDTASER_S3PROXY_CLIENT_CREDENTIALS_FILE: mounted.path,
+      });
+      assert.equal(result.code, 2, result.stderr);
+      assert.match(result.stderr, new RegExp(`CLOUDTASER_S3PROXY_CLIENT_CREDENTIALS_FILE ${mounted.path}`));
+      assert.match(result.stderr, /secretAccessKey must be a string of at least 16 characters/);
+      assert.match(result.stderr, /unknown field "readonly"/);
+      assert.ok(!result.stderr.includes('short-secret') && !result.stdout.includes('short-secret'));
+    } finally {
+      await mounted.remove();
+    }
+  });
+});
