@@ -14,7 +14,7 @@
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { MAX_PRESIGNED_TTL, UNSIGNED_PAYLOAD } from '@smithy/signature-v4';
-import type { RawHeaders } from '../sigv4/canonical.ts';
+import { headerValues, type RawHeaders } from '../sigv4/canonical.ts';
 import { ClientRefusal } from '../sigv4/refusal.ts';
 
 /** The query parameters SigV2 signs (botocore's list, which is S3's). */
@@ -177,10 +177,7 @@ export function verifyPresignedV2(
 }
 
 function header(request: PresignedV2Request, name: string): string | undefined {
-  for (let i = 0; i + 1 < request.rawHeaders.length; i += 2)
-    if ((request.rawHeaders[i] as string).toLowerCase() === name)
-      return (request.rawHeaders[i + 1] as string).trim();
-  return undefined;
+  return headerValues(request.rawHeaders, name)[0];
 }
 
 /** Percent-decoding as botocore's signer unquotes (a `+` stays a `+`: base64 signatures contain it). */

@@ -93,6 +93,15 @@ export function canonicalQuery(rawQuery: string, excluded?: string): string {
   return canonicalQueryString(parseQuery(rawQuery).filter(([name]) => name !== excluded));
 }
 
+/** Every value of a header (any case of its name), trimmed, in the order received. */
+export function headerValues(rawHeaders: RawHeaders, name: string): string[] {
+  const values: string[] = [];
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+    if ((rawHeaders[i] as string).toLowerCase() === name) values.push((rawHeaders[i + 1] as string).trim());
+  }
+  return values;
+}
+
 /** `name:value\n` for each signed header: every value of that name, trimmed, inner whitespace collapsed, joined by ','. */
 export function canonicalHeaders(rawHeaders: RawHeaders, signedHeaders: readonly string[]): string {
   let out = '';

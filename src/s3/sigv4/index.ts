@@ -1,7 +1,6 @@
 export { type RawHeaders, splitRequestTarget } from './canonical.ts';
 export { ChunkSignatureChain } from './chunk-signature.ts';
 export {
-  hasClientAuthentication,
   MAX_CLOCK_SKEW_MS,
   type SecretLookup,
   type SignedRequest,

@@ -23,6 +23,7 @@ import {
   canonicalQuery,
   canonicalRequest,
   canonicalUriCandidates,
+  headerValues,
   type RawHeaders,
   splitRequestTarget,
 } from './canonical.ts';
@@ -154,13 +155,6 @@ export function verifyRequestSignature(
         }
       : {}),
   };
-}
-
-/** Whether a request carries any client authentication at all (header, SigV4 or SigV2 query). */
-export function hasClientAuthentication(request: SignedRequest): boolean {
-  if (headerValues(request.rawHeaders, 'authorization').length > 0) return true;
-  const { rawQuery } = splitRequestTarget(request.rawUrl);
-  return /(^|&)(X-Amz-Signature|X-Amz-Algorithm|Signature|AWSAccessKeyId)=/.test(rawQuery);
 }
 
 function parseAuth(request: SignedRequest, rawQuery: string): ParsedAuth {
@@ -475,14 +469,6 @@ function amzDateToMs(value: string): number {
   const ms = Date.UTC(y, mo - 1, d, h, mi, s);
   const back = new Date(ms);
   return back.getUTCMonth() === mo - 1 && back.getUTCDate() === d ? ms : Number.NaN;
-}
-
-function headerValues(rawHeaders: RawHeaders, name: string): string[] {
-  const values: string[] = [];
-  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
-    if ((rawHeaders[i] as string).toLowerCase() === name) values.push((rawHeaders[i + 1] as string).trim());
-  }
-  return values;
 }
 
 function decodeQueryValue(raw: string): string {

@@ -419,9 +419,12 @@ describe('mutation: annotations and settings', () => {
   it('takes the client credentials Secret from the injector default, which an annotation overrides', () => {
     const options = defaults({ CLOUDTASER_INJECTOR_CLIENT_CREDENTIALS_SECRET: 'cluster-s3-clients' });
     const plain = seedPod({});
-    const secretOf = (pod: KubePod, opts: SidecarOptions) =>
-      (applied(pod, respond(pod, opts)).spec?.volumes?.at(-1) as { secret?: { secretName: string } }).secret
-        ?.secretName;
+    const secretOf = (pod: KubePod, opts: SidecarOptions) => {
+      const volume = applied(pod, respond(pod, opts)).spec?.volumes?.at(-1) as
+        | { secret?: { secretName: string } }
+        | undefined;
+      return volume?.secret?.secretName;
+    };
     assert.equal(secretOf(plain, options), 'cluster-s3-clients');
     assert.equal(
       secretOf(seedPod({ 'cloudtaser.io/s3-proxy-client-credentials-secret': 'team-clients' }), options),
