@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { createAwsChunkedDecoder, payloadMode } from '../s3/aws-chunked/index.ts';
 import { S3Error } from '../s3/errors.ts';
+import { chunkSignaturesFor } from './client-body.ts';
 import { translateConditions } from './etag.ts';
 import type { Exchange } from './exchange.ts';
 import { firstHeader, forwardableRequestHeaders } from './headers.ts';
@@ -76,7 +77,7 @@ export async function bufferedRequestBody(
     return { body, trailers: {} };
   }
   const decodedLength = firstHeader(req.headers, 'x-amz-decoded-content-length');
-  const signatures = exchange.client?.chunkSignatures?.();
+  const signatures = chunkSignaturesFor(exchange, mode.signed);
   const decoder = createAwsChunkedDecoder({
     signed: mode.signed,
     trailer: mode.trailer,

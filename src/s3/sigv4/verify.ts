@@ -221,7 +221,11 @@ function parseAuthorizationHeader(value: string, rawHeaders: RawHeaders): Parsed
   if (scope.date !== amzDate.slice(0, 8)) {
     throw malformedHeader('Invalid credential date. Date is not the same as X-Amz-Date.');
   }
-  const payloadHash = headerValues(rawHeaders, 'x-amz-content-sha256')[0];
+  const payloadHashes = headerValues(rawHeaders, 'x-amz-content-sha256');
+  if (payloadHashes.length > 1 || headerValues(rawHeaders, 'x-amz-date').length > 1) {
+    throw malformedHeader('x-amz-content-sha256 and x-amz-date must each be sent once.');
+  }
+  const payloadHash = payloadHashes[0];
   if (payloadHash === undefined) {
     throw new ClientRefusal(
       'malformed',

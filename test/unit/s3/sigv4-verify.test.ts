@@ -438,6 +438,15 @@ describe('refusals', () => {
         'InvalidRequest',
       ],
       [
+        'x-amz-content-sha256 twice',
+        {
+          ...base,
+          rawHeaders: [...base.rawHeaders, 'x-amz-content-sha256', 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD'],
+        },
+        'malformed',
+        'AuthorizationHeaderMalformed',
+      ],
+      [
         'another service in the scope',
         {
           ...base,
