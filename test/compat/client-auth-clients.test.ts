@@ -1,15 +1,20 @@
 import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer, request as httpRequest } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type MountedCredentials, mountCredentials } from '../support/client-credentials.ts';
-import { runClient, VENV_BIN } from '../support/clients.ts';
+import { runClient, sdkClient, VENV_BIN } from '../support/clients.ts';
 import { createBucket, patternBytes, uniqueBucket } from '../support/fixtures.ts';
 import { type ProxyProcess, proxyS3Client, startProxy } from '../support/proxy-process.ts';
 import { useServices } from '../support/services.ts';
 
 const CLIENT = { accessKeyId: 'COMPATCLIENT01', secretAccessKey: 'compat-client-secret-0123456789' };
+/** The keys test/compat/go-client and java-client are built with: listed here, the clients run unchanged. */
+const GO_SDK = { accessKeyId: 'AKIDGOCLIENT', secretAccessKey: 'go-client-secret' };
+const JAVA_SDK = { accessKeyId: 'AKIDJAVACLIENT', secretAccessKey: 'java-client-secret' };
 const ADMIN = { accessKeyId: 'COMPATADMIN01', secretAccessKey: 'compat-admin-secret-0123456789' };
 
 /**
@@ -26,6 +31,8 @@ describe('real clients with a listed client credential', () => {
   before(async () => {
     mounted = await mountCredentials([
       { ...CLIENT, allow: [{ bucket: 'compat-auth-*' }] },
+      { ...GO_SDK, allow: [{ bucket: 'go-sdk-auth-*' }] },
+      { ...JAVA_SDK, allow: [{ bucket: 'java-sdk-auth-*' }] },
       { ...ADMIN, allow: [{ bucket: '*' }] },
     ]);
     proxy = await startProxy(await useServices(), {
@@ -170,4 +177,70 @@ describe('real clients with a listed client credential', () => {
     assert.notEqual(result.code, 0);
     assert.match(result.output, /SignatureDoesNotMatch/);
   });
+
+  it('Go SDK v2 (default checksums, manager and transfermanager uploads and downloads) with its listed key', async () => {
+    const [binary = ''] = await sdkClient('go');
+    const result = await runClient(binary, [], {
+      PROXY_ENDPOINT: proxy.endpoint,
+      BUCKET: uniqueBucket('go-sdk-auth'),
+    });
+    assert.equal(result.code, 0, result.output);
+    assert.match(result.output, /go sdk: 0 failures/);
+  });
+
+  it('Java SDK v2 (sync client, S3TransferManager, multipart copy) with its listed key, its signed aws-chunked uploads (STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER) verified', async () => {
+    const args = await sdkClient('java');
+    const seen = await throughPayloadRecorder(proxy, (endpoint) =>
+      runClient('java', args, { PROXY_ENDPOINT: endpoint, BUCKET: uniqueBucket('java-sdk-auth') }).then(
+        (result) => {
+          assert.equal(result.code, 0, result.output);
+          assert.match(result.output, /java sdk: 0 failures/);
+        },
+      ),
+    );
+    assert.ok((seen.get('STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER') ?? 0) > 0, JSON.stringify([...seen]));
+  });
+
+  it('the Go and Java SDKs are refused for a bucket outside their grants', async () => {
+    const [binary = ''] = await sdkClient('go');
+    const result = await runClient(binary, [], {
+      PROXY_ENDPOINT: proxy.endpoint,
+      BUCKET: uniqueBucket('compat-auth-go'),
+    });
+    assert.notEqual(result.code, 0);
+    assert.match(result.output, /AccessDenied/);
+  });
 });
+
+/**
+ * Runs `use` against a pass-through HTTP relay in front of the proxy that counts the payload forms
+ * (`x-amz-content-sha256`) the client sent, to show which signing forms a client really used.
+ */
+async function throughPayloadRecorder(
+  proxy: ProxyProcess,
+  use: (endpoint: string) => Promise<void>,
+): Promise<Map<string, number>> {
+  const target = new URL(proxy.endpoint);
+  const seen = new Map<string, number>();
+  const relay = createServer((req, res) => {
+    const form = String(req.headers['x-amz-content-sha256']);
+    seen.set(form, (seen.get(form) ?? 0) + 1);
+    const upstream = httpRequest(
+      { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers },
+      (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+      },
+    );
+    upstream.on('error', () => res.destroy());
+    req.pipe(upstream);
+  });
+  await new Promise<void>((resolveListen) => relay.listen(0, '127.0.0.1', resolveListen));
+  try {
+    await use(`http://127.0.0.1:${(relay.address() as AddressInfo).port}`);
+  } finally {
+    relay.close();
+    relay.closeAllConnections();
+  }
+  return seen;
+}

@@ -5,7 +5,8 @@
  * upstream commits anything; SeaweedFS is read directly to prove it.
  *
  * The client side is framed in test/support/signed-request.ts from AWS's spec and signed with
- * @smithy/signature-v4, because none of the clients available here sends signed chunks.
+ * @smithy/signature-v4: of the clients in the suite only the Java SDK v2 sends signed chunks, and only with a
+ * trailer (test/compat/client-auth-clients.test.ts); this file controls every chunk to tamper with one.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';

@@ -3,10 +3,10 @@
  * byte for byte with node:http, for the tests that need what no SDK call sends: a chosen clock, a tampered
  * header, or a signed aws-chunked body.
  *
- * Signed aws-chunked (STREAMING-AWS4-HMAC-SHA256-PAYLOAD, the minio-go / mc form): no client available here
- * sends it (aws-sdk-js v3, boto3, the AWS CLI, rclone and s3cmd do not), so the body is framed here from the
- * spec (AWS "sigv4-streaming", "sigv4-streaming-trailers"), each chunk's string to sign written out below
- * and signed by smithy's `sign(stringToSign)`, independently of the proxy's verifier.
+ * Signed aws-chunked (STREAMING-AWS4-HMAC-SHA256-PAYLOAD, the minio-go / mc form): no client in the suite
+ * sends it (the Java SDK v2 sends only the -TRAILER form, test/compat/client-auth-clients.test.ts), so the body
+ * is framed here from the spec (AWS "sigv4-streaming", "sigv4-streaming-trailers"), each chunk's string to
+ * sign written out below and signed by smithy's `sign(stringToSign)`, independently of the proxy's verifier.
  */
 import { createHash } from 'node:crypto';
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
