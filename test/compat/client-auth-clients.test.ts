@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer, request as httpRequest } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { startCountingRelay } from '../../bench/counting-relay.ts';
 import { type MountedCredentials, mountCredentials } from '../support/client-credentials.ts';
 import { runClient, sdkClient, VENV_BIN } from '../support/clients.ts';
 import { createBucket, patternBytes, uniqueBucket } from '../support/fixtures.ts';
@@ -190,15 +189,20 @@ describe('real clients with a listed client credential', () => {
 
   it('Java SDK v2 (sync client, S3TransferManager, multipart copy) with its listed key, its signed aws-chunked uploads (STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER) verified', async () => {
     const args = await sdkClient('java');
-    const seen = await throughPayloadRecorder(proxy, (endpoint) =>
-      runClient('java', args, { PROXY_ENDPOINT: endpoint, BUCKET: uniqueBucket('java-sdk-auth') }).then(
-        (result) => {
-          assert.equal(result.code, 0, result.output);
-          assert.match(result.output, /java sdk: 0 failures/);
-        },
-      ),
-    );
-    assert.ok((seen.get('STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER') ?? 0) > 0, JSON.stringify([...seen]));
+    // A pass-through relay in front of the proxy records which payload forms the client really sent.
+    const relay = await startCountingRelay(proxy.endpoint);
+    try {
+      const result = await runClient('java', args, {
+        PROXY_ENDPOINT: relay.endpoint,
+        BUCKET: uniqueBucket('java-sdk-auth'),
+      });
+      assert.equal(result.code, 0, result.output);
+      assert.match(result.output, /java sdk: 0 failures/);
+      const forms = relay.seen().map((r) => `${r.method} ${r.payload}`);
+      assert.ok(forms.includes('PUT STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER'), forms.join('\n'));
+    } finally {
+      await relay.close();
+    }
   });
 
   it('the Go and Java SDKs are refused for a bucket outside their grants', async () => {
@@ -211,36 +215,3 @@ describe('real clients with a listed client credential', () => {
     assert.match(result.output, /AccessDenied/);
   });
 });
-
-/**
- * Runs `use` against a pass-through HTTP relay in front of the proxy that counts the payload forms
- * (`x-amz-content-sha256`) the client sent, to show which signing forms a client really used.
- */
-async function throughPayloadRecorder(
-  proxy: ProxyProcess,
-  use: (endpoint: string) => Promise<void>,
-): Promise<Map<string, number>> {
-  const target = new URL(proxy.endpoint);
-  const seen = new Map<string, number>();
-  const relay = createServer((req, res) => {
-    const form = String(req.headers['x-amz-content-sha256']);
-    seen.set(form, (seen.get(form) ?? 0) + 1);
-    const upstream = httpRequest(
-      { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers },
-      (answer) => {
-        res.writeHead(answer.statusCode ?? 502, answer.headers);
-        answer.pipe(res);
-      },
-    );
-    upstream.on('error', () => res.destroy());
-    req.pipe(upstream);
-  });
-  await new Promise<void>((resolveListen) => relay.listen(0, '127.0.0.1', resolveListen));
-  try {
-    await use(`http://127.0.0.1:${(relay.address() as AddressInfo).port}`);
-  } finally {
-    relay.close();
-    relay.closeAllConnections();
-  }
-  return seen;
-}
