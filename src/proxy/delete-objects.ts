@@ -8,7 +8,7 @@ import {
 } from '../s3/xml/delete-objects.ts';
 import type { Exchange } from './exchange.ts';
 import { forwardableRequestHeaders } from './headers.ts';
-import { bufferedRequestBody } from './passthrough.ts';
+import { bufferedRequestBody } from './passthrough-body.ts';
 import { answerXml, readUpstreamText, relayResponse } from './relay.ts';
 
 /**
