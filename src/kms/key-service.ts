@@ -11,6 +11,11 @@ export type KeyServiceOptions = {
   contact: VaultContact;
   /** Data keys wrapped ahead of time; 0: every write wraps its own key in its own Vault call. */
   poolSize: number;
+  /**
+   * Longest a request waits for a key (CLOUDTASER_S3PROXY_KEY_TIMEOUT); then it fails as `unavailable`,
+   * and Vault counts as in trouble, so pooled keys wait for its next answer. Default: no bound.
+   */
+  keyTimeoutMs?: number;
   cache: { enabled: boolean; maxEntries: number; ttlMs: number };
   onPoolEvent?: (event: PoolEvent) => void;
   onCacheLookup?: (result: 'hit' | 'miss') => void;
@@ -27,10 +32,14 @@ export class VaultKeyService implements KeyWrapper {
   readonly #auth: VaultAuth;
   readonly #pool: DataKeyPool | undefined;
   readonly #cache: UnwrapCache | undefined;
+  readonly #contact: VaultContact;
+  readonly #keyTimeoutMs: number;
 
   constructor(options: KeyServiceOptions) {
     this.#transit = options.transit;
     this.#auth = options.auth;
+    this.#contact = options.contact;
+    this.#keyTimeoutMs = options.keyTimeoutMs ?? Number.POSITIVE_INFINITY;
     this.#pool =
       options.poolSize > 0
         ? new DataKeyPool({
@@ -58,11 +67,56 @@ export class VaultKeyService implements KeyWrapper {
   }
 
   newDataKey(): Promise<DataKey> {
-    return this.#pool === undefined ? this.#transit.newDataKey() : this.#pool.take();
+    return this.#bounded(
+      (signal) => (this.#pool === undefined ? this.#transit.newDataKey() : this.#pool.take(signal)),
+      'a data key',
+      (late) => late.plaintext.fill(0),
+    );
   }
 
   unwrapKey(wrappedKey: string): Promise<Buffer> {
-    return this.#cache === undefined ? this.#transit.unwrapKey(wrappedKey) : this.#cache.get(wrappedKey);
+    return this.#bounded(
+      () => (this.#cache === undefined ? this.#transit.unwrapKey(wrappedKey) : this.#cache.get(wrappedKey)),
+      'the unwrapped data key',
+      (late) => late.fill(0),
+    );
+  }
+
+  /**
+   * `work`, or an `unavailable` failure once the key timeout has passed. The Vault calls go on (others may
+   * be waiting for the same batch or unwrap); the signal tells the pool not to take a key for this request
+   * any more, and a key that still arrives for nobody is zeroed.
+   */
+  #bounded<T>(
+    work: (signal: AbortSignal) => Promise<T>,
+    what: string,
+    discard: (late: T) => void,
+  ): Promise<T> {
+    const abandon = new AbortController();
+    if (!Number.isFinite(this.#keyTimeoutMs)) return work(abandon.signal);
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        // A Vault that lets a request wait this long is not to be trusted with pooled keys until it answers.
+        this.#contact.trouble();
+        const error = new KeyServiceError(
+          'unavailable',
+          `no ${what} from Vault within ${this.#keyTimeoutMs} ms (CLOUDTASER_S3PROXY_KEY_TIMEOUT)`,
+        );
+        abandon.abort(error);
+        reject(error);
+      }, this.#keyTimeoutMs);
+      work(abandon.signal).then(
+        (value) => {
+          clearTimeout(timer);
+          if (abandon.signal.aborted) discard(value);
+          else resolve(value);
+        },
+        (error: unknown) => {
+          clearTimeout(timer);
+          if (!abandon.signal.aborted) reject(error);
+        },
+      );
+    });
   }
 
   /** Authenticated (a login if needed), then a real Transit round trip: what /readyz reports. */

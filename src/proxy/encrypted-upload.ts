@@ -40,15 +40,6 @@ export async function sendEncrypted(exchange: Exchange, upload: EncryptedUpload)
   let bodyError: unknown;
   const { source } = upload;
   source.on('error', (error) => first.destroy(error));
-  if (source === exchange.req) {
-    const { req } = exchange;
-    req.on('close', () => {
-      if (!req.complete)
-        first.destroy(
-          new S3Error('IncompleteBody', 'The client closed the connection before sending the whole body.'),
-        );
-    });
-  }
   source.pipe(first);
   pipeline(stages, (error) => {
     upload.done?.();
@@ -58,6 +49,18 @@ export async function sendEncrypted(exchange: Exchange, upload: EncryptedUpload)
       if (source !== exchange.req) source.destroy();
     }
   });
+  if (source === exchange.req) {
+    const { req } = exchange;
+    const cutShort = () => {
+      if (!req.complete)
+        first.destroy(
+          new S3Error('IncompleteBody', 'The client closed the connection before sending the whole body.'),
+        );
+    };
+    // Closed while the data key was on its way (a client gone, or one timed out): nothing will come.
+    if (req.destroyed) cutShort();
+    else req.on('close', cutShort);
+  }
 
   let response: UpstreamResponse;
   try {

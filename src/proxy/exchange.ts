@@ -6,6 +6,7 @@ import type { KeyWrapper } from '../kms/key-wrapper.ts';
 import type { ChunkSignatureVerifier } from '../s3/aws-chunked/index.ts';
 import type { S3Request } from '../s3/classify.ts';
 import { S3Error } from '../s3/errors.ts';
+import type { ClientGuard } from '../server/client-limits.ts';
 import type { ProxyMetrics } from '../server/metrics.ts';
 import type { UpstreamClient } from '../upstream/client.ts';
 import type { LayoutCache } from './stored-object.ts';
@@ -21,6 +22,8 @@ export type ProxyDeps = {
   virtualHostDomains: string[];
   logger: Logger;
   metrics: ProxyMetrics;
+  /** Admits requests against the budgets and ends those whose client keeps the proxy waiting. */
+  clients: ClientGuard;
   /** Set when CLOUDTASER_S3PROXY_CLIENT_CREDENTIALS_FILE is: every request must be signed by one of them. */
   clientCredentials?: ClientCredentialLookup | undefined;
 };

@@ -4,6 +4,7 @@ import { KeyServiceError } from '../kms/key-wrapper.ts';
 import { S3Error } from '../s3/errors.ts';
 import { ClientRefusal } from '../s3/sigv4/refusal.ts';
 import { errorXml } from '../s3/xml/error.ts';
+import { type ClientTimeout, hasRequestBody, type Refusal } from '../server/client-limits.ts';
 import { type Exchange, objectResource } from './exchange.ts';
 
 /**
@@ -99,6 +100,43 @@ export function sendError(exchange: Exchange, error: unknown): S3Error {
   }
   void drainSmallBody(exchange).then((drained) => writeError(exchange, s3Error, drained));
   return s3Error;
+}
+
+/**
+ * A request over a budget (docs/decisions/0006): 503 SlowDown at once, naming the setting, without
+ * reading its body; a connection with a body still coming closes, so a slow client is not waited for.
+ */
+export function refuseOverBudget(exchange: Exchange, refusal: Refusal, limit: number): void {
+  const setting =
+    refusal === 'uploads' ? 'CLOUDTASER_S3PROXY_MAX_UPLOADS' : 'CLOUDTASER_S3PROXY_MAX_REQUESTS';
+  const what = refusal === 'uploads' ? 'requests receiving a body' : 'requests';
+  const error = new S3Error(
+    'SlowDown',
+    `The proxy is handling as many ${what} at once as it may (${setting}=${limit}); retry later.`,
+    { resource: objectResource(exchange.s3) },
+  );
+  writeError(exchange, error, !hasRequestBody(exchange.req));
+}
+
+/**
+ * A client that kept the proxy waiting. Mid-body: 400 RequestTimeout as S3 answers it, then the request is
+ * destroyed, so the upload stops short of its length and the upstream stores nothing. Mid-response: the
+ * connection is cut, as any fault after the headers is.
+ */
+export function endTimedOutClient(exchange: Exchange, timeout: ClientTimeout, minBodyRate: number): void {
+  const { req, res } = exchange;
+  exchange.log.warn({ phase: timeout.phase, reason: timeout.reason }, 'client timed out');
+  const message =
+    timeout.reason === 'too slow'
+      ? `The request body arrived slower than ${minBodyRate} bytes per second (CLOUDTASER_S3PROXY_CLIENT_MIN_BODY_RATE).`
+      : undefined;
+  const error = new S3Error('RequestTimeout', message, { resource: objectResource(exchange.s3) });
+  if (timeout.phase === 'response') {
+    res.destroy(error);
+    return;
+  }
+  if (!res.headersSent) writeError(exchange, error, false);
+  req.destroy(error);
 }
 
 /**

@@ -6,7 +6,7 @@ import type { HandledOperation } from '../s3/operations.ts';
 import { authenticateClient, authorisedHandler } from './client-access.ts';
 import { copyObject, uploadPartCopy } from './copy.ts';
 import type { Exchange, ProxyDeps } from './exchange.ts';
-import { sendError } from './failure.ts';
+import { endTimedOutClient, refuseOverBudget, sendError } from './failure.ts';
 import { listObjects, listParts } from './listing.ts';
 import { completeMultipartUpload, createMultipartUpload, uploadPart } from './multipart.ts';
 import { getObjectAttributes } from './object-attributes.ts';
@@ -112,6 +112,19 @@ export function createProxyHandler(deps: ProxyDeps): ProxyRequestHandler {
         'request',
       );
     });
+    const { limits } = deps.clients;
+    const refusal = deps.clients.admit(req, res, {
+      awaitingContinue: () => !continued,
+      onTimeout: (timeout) => {
+        deps.metrics.clientTimeouts.inc(timeout);
+        endTimedOutClient(exchange, timeout, limits.minBodyRate);
+      },
+    });
+    if (refusal !== undefined) {
+      deps.metrics.requestsRefused.inc({ budget: refusal });
+      refuseOverBudget(exchange, refusal, refusal === 'uploads' ? limits.maxUploads : limits.maxRequests);
+      return;
+    }
     const run = async () => {
       authenticateClient(exchange);
       if (classifyError !== undefined) throw classifyError;

@@ -24,7 +24,6 @@ export type UpstreamOptions = {
   endpoint: { protocol: 'http:' | 'https:'; hostname: string; port: number; basePath: string };
   region: string;
   addressing: UpstreamAddressing;
-  connections: number;
   credentials?: AwsCredentialIdentityProvider;
 };
 
@@ -63,8 +62,11 @@ export class UpstreamClient {
     this.#options = options;
     const { protocol, hostname, port } = options.endpoint;
     this.#origin = `${protocol}//${hostname.includes(':') ? `[${hostname}]` : hostname}:${port}`;
+    // No cap on connections: a cap is a queue, and a queue behind uploads that trickle or readers that
+    // stall starves every other request. What bounds connections is the proxy's request budget
+    // (CLOUDTASER_S3PROXY_MAX_REQUESTS; docs/decisions/0006-slow-clients-and-silent-vault.md).
     this.#agent = new Agent({
-      connections: options.connections,
+      connections: null,
       keepAliveTimeout: 30_000,
       headersTimeout: 300_000,
       bodyTimeout: 300_000,
