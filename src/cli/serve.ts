@@ -12,6 +12,7 @@ import { ClientGuard } from '../server/client-limits.ts';
 import { createHealthServer } from '../server/health-server.ts';
 import { createMetrics, type ProxyMetrics, vaultCallLabel } from '../server/metrics.ts';
 import { createProxyServer, drain, listen } from '../server/proxy-server.ts';
+import { drainBody } from '../upstream/client.ts';
 import { createKeyServices, createUpstreamClient } from './wiring.ts';
 
 /**
@@ -93,7 +94,7 @@ export async function serve(config: Config, warnings: readonly string[] = []): P
         name: 'upstream',
         check: async () => {
           const response = await upstream.send({ method: 'GET' });
-          response.body.resume();
+          drainBody(response.body);
           if (response.status >= 500) throw new Error(`upstream answered HTTP ${response.status}`);
         },
       },

@@ -2,6 +2,7 @@ import { UnwrapCache } from './key-cache.ts';
 import { DataKeyPool, type PoolEvent } from './key-pool.ts';
 import { type DataKey, KeyServiceError, type KeyWrapper } from './key-wrapper.ts';
 import type { TransitKeyWrapper } from './transit.ts';
+import { UnwrapBatcher } from './unwrap-batch.ts';
 import type { VaultAuth } from './vault-auth.ts';
 import type { VaultContact } from './vault-client.ts';
 
@@ -34,9 +35,11 @@ export class VaultKeyService implements KeyWrapper {
   readonly #cache: UnwrapCache | undefined;
   readonly #contact: VaultContact;
   readonly #keyTimeoutMs: number;
+  readonly #unwraps: UnwrapBatcher;
 
   constructor(options: KeyServiceOptions) {
     this.#transit = options.transit;
+    this.#unwraps = new UnwrapBatcher((wrapped) => options.transit.unwrapKeys(wrapped));
     this.#auth = options.auth;
     this.#contact = options.contact;
     this.#keyTimeoutMs = options.keyTimeoutMs ?? Number.POSITIVE_INFINITY;
@@ -54,7 +57,7 @@ export class VaultKeyService implements KeyWrapper {
         ? new UnwrapCache({
             maxEntries: options.cache.maxEntries,
             ttlMs: options.cache.ttlMs,
-            unwrap: (wrapped) => options.transit.unwrapKey(wrapped),
+            unwrap: (wrapped) => this.#unwraps.unwrap(wrapped),
             ...(options.onCacheLookup === undefined ? {} : { onLookup: options.onCacheLookup }),
             ...(options.onCacheSize === undefined ? {} : { onSize: options.onCacheSize }),
           })
@@ -76,7 +79,7 @@ export class VaultKeyService implements KeyWrapper {
 
   unwrapKey(wrappedKey: string): Promise<Buffer> {
     return this.#bounded(
-      () => (this.#cache === undefined ? this.#transit.unwrapKey(wrappedKey) : this.#cache.get(wrappedKey)),
+      () => (this.#cache === undefined ? this.#unwraps.unwrap(wrappedKey) : this.#cache.get(wrappedKey)),
       'the unwrapped data key',
       (late) => late.fill(0),
     );

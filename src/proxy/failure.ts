@@ -1,3 +1,4 @@
+import type { ServerResponse } from 'node:http';
 import { errors as undiciErrors } from 'undici';
 import { EnvelopeError } from '../envelope/errors.ts';
 import { KeyServiceError } from '../kms/key-wrapper.ts';
@@ -95,11 +96,33 @@ export function sendError(exchange: Exchange, error: unknown): S3Error {
     s3Error instanceof ClientRefusal ? `client refused: ${s3Error.message}` : 'request failed',
   );
   if (exchange.res.headersSent) {
-    exchange.res.destroy(s3Error);
+    cutResponse(exchange.res);
     return s3Error;
   }
   void drainSmallBody(exchange).then((drained) => writeError(exchange, s3Error, drained));
   return s3Error;
+}
+
+/** How long the bytes written before a failure may take to reach the client before the connection is dropped. */
+const CUT_FLUSH_MS = 10_000;
+
+/**
+ * Ends a response whose status line is out, short of its Content-Length: what was written (the status
+ * line with it) still reaches the client, then the connection closes. Destroying the socket at once
+ * would drop what was still buffered, the status line too when it left with the first chunk, and the
+ * request log would count bytes the client never got.
+ */
+function cutResponse(res: ServerResponse): void {
+  const socket = res.socket;
+  if (socket === null || socket.destroyed) {
+    res.destroy();
+    return;
+  }
+  while (res.writableCorked > 0) res.uncork();
+  socket.end();
+  const timer = setTimeout(() => socket.destroy(), CUT_FLUSH_MS);
+  timer.unref();
+  socket.once('close', () => clearTimeout(timer));
 }
 
 /**

@@ -124,7 +124,7 @@ export class UpstreamClient {
     if (named === undefined || named === region) return answer;
     this.#regions.remember(request.bucket, named);
     if (request.body === undefined || Buffer.isBuffer(request.body)) return this.#sendSigned(request, named);
-    answer.body.resume();
+    drainBody(answer.body);
     return synthesizedError(
       new S3Error(
         'SlowDown',
@@ -203,7 +203,7 @@ async function examineRegion(
   for await (const chunk of response.body) {
     size += (chunk as Buffer).length;
     if (size > MAX_REGION_ERROR_BODY) {
-      response.body.destroy();
+      abandonBody(response.body);
       return { answer: { ...response, body: replayableBody(Buffer.concat(chunks)) }, named: undefined };
     }
     chunks.push(chunk as Buffer);
@@ -249,4 +249,25 @@ export function headerValue(
 ): string | undefined {
   const value = headers[name];
   return Array.isArray(value) ? value.join(', ') : value;
+}
+
+const ignore = () => undefined;
+
+/**
+ * Reads and drops an upstream body the caller has no use for (a HEAD's, a 304's, the answer to a PUT), so
+ * its connection goes back to the pool. If the connection fails first, nobody needs to know; but an
+ * 'error' event without a listener would end the process, so one listens.
+ */
+export function drainBody(body: Readable): void {
+  body.on('error', ignore);
+  body.resume();
+}
+
+/**
+ * Stops reading an upstream body part-way. undici then emits RequestAbortedError on it (its connection is
+ * closed); that error is the expected outcome, and unheard it would end the process.
+ */
+export function abandonBody(body: Readable): void {
+  body.on('error', ignore);
+  body.destroy();
 }
