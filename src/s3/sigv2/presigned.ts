@@ -3,7 +3,7 @@
  * makes them by default: botocore presigns S3 URLs with SigV2 "for backwards compatibility" unless the
  * client is configured with `signature_version='s3v4'` (its own documentation of generate_presigned_url).
  * The SigV2 Authorization header is still refused: no client here signs requests that way.
- * See docs/decisions/0006-inbound-authentication.md.
+ * See docs/decisions/0010-inbound-authentication.md.
  *
  *     StringToSign = <method>\n<Content-MD5>\n<Content-Type>\n<Expires>\n<x-amz-* headers>\n…<resource>
  *     Signature    = Base64(HMAC-SHA1(secret, StringToSign))

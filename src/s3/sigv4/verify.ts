@@ -4,7 +4,7 @@
  * `STREAMING-*` aws-chunked forms), or a presigned URL (SigV4 in the query). Every refusal is the S3 error
  * S3 gives for it.
  *
- * Decisions (docs/decisions/0006-inbound-authentication.md):
+ * Decisions (docs/decisions/0010-inbound-authentication.md):
  * - SigV2 is verified in presigned URLs only (boto3 presigns with it by default, src/s3/sigv2/presigned.ts);
  *   the SigV2 Authorization header and SigV4a are refused: every client here signs requests with SigV4, and
  *   SigV4a would need ECDSA keys derived from each secret, which no S3 client uses against custom endpoints.
