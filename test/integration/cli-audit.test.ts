@@ -406,6 +406,12 @@ describe('audit reports, object by object, what a bucket stores and exits with w
     assert.equal(rest.document.objects.length, 3);
     assert.equal(rest.document.runs.length, 2);
     assert.equal(rest.document.complete, true);
+    const once = await audit(`s3://${bucket}/v2/`);
+    assert.deepEqual(rest.document.totals, once.document.totals);
+    assert.deepEqual(
+      rest.document.objects.map((record) => [record.key, record.status, record.keyVersions]).sort(),
+      once.document.objects.map((record) => [record.key, record.status, record.keyVersions]).sort(),
+    );
     const again = await runTool(['audit', `s3://${bucket}/v2/`, '--state', state], env(auditToken));
     assert.equal(again.code, 2, 'a finished state file is not continued');
     assert.match(again.stderr, /finished at .*remove it/);
