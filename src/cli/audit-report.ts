@@ -18,7 +18,7 @@ import { formatBytes } from './progress.ts';
 
 /** Exit statuses, in precedence order: when several apply, the first one is the status. */
 export const AUDIT_EXIT_CODES = [
-  { code: 3, name: 'unencrypted', meaning: 'unencrypted objects found (no envelope)' },
+  { code: 3, name: 'unencrypted', meaning: 'unencrypted objects found' },
   {
     code: 4,
     name: 'integrity',
@@ -351,7 +351,7 @@ export function renderReport(findings: AuditFindings): string {
   out.push('');
   if (params.verify !== 'none')
     out.push(
-      `Verified: ${totals.verified.objects} objects, ${totals.verified.plaintextBytes} plaintext bytes (${formatBytes(totals.verified.plaintextBytes)}), every stored byte of them authenticated.`,
+      `Verified: ${totals.verified.objects} objects, ${totals.verified.plaintextBytes} plaintext bytes (${formatBytes(totals.verified.plaintextBytes)}), every stored byte of them authenticated. Objects found malformed, of the wrong size or under a retired key version were not read.`,
       '',
     );
 
@@ -398,7 +398,7 @@ export function renderReport(findings: AuditFindings): string {
   if (totals.incompleteUploads.uploads === 0) out.push('None.', '');
   else {
     out.push(
-      `${plural(totals.incompleteUploads.uploads, 'upload')} hold ${plural(totals.incompleteUploads.parts, 'part')}, ${formatBytes(totals.incompleteUploads.storedBytes)}. S3 offers no way to read them, so they are listed, not checked; abort them, or let an AbortIncompleteMultipartUpload lifecycle rule do so.`,
+      `${plural(totals.incompleteUploads.uploads, 'upload')} ${totals.incompleteUploads.uploads === 1 ? 'holds' : 'hold'} ${plural(totals.incompleteUploads.parts, 'part')}, ${formatBytes(totals.incompleteUploads.storedBytes)}. S3 offers no way to read them, so they are listed, not checked; abort them, or let an AbortIncompleteMultipartUpload lifecycle rule do so.`,
       '',
       '| object | upload id | started | parts | stored bytes |',
       '|---|---|---|---:|---:|',
@@ -431,7 +431,7 @@ export function renderReport(findings: AuditFindings): string {
   for (const risk of RESIDUAL_RISKS) out.push(`- **${risk.title}.** ${risk.text}`);
   out.push(
     '',
-    'From docs/SECURITY.md and docs/FORMAT.md section 13, which explain each risk.',
+    `The first ${RESIDUAL_RISKS.filter((risk) => risk.sources.length > 0).length} are the residual risks of docs/SECURITY.md and docs/FORMAT.md section 13, which explain them; the others are limits of the audit itself.`,
     '',
     '## Exit status',
     '',

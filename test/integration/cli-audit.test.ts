@@ -253,7 +253,7 @@ describe('audit reports, object by object, what a bucket stores and exits with w
     assert.equal(totals.verified.objects, 0);
     assert.deepEqual([run.document.outcome.exitCode, run.document.outcome.verdict], [3, 'FAILED']);
 
-    assert.match(run.stdout, /FAILED: unencrypted objects found \(no envelope\) \(exit status 3\)/);
+    assert.match(run.stdout, /FAILED: unencrypted objects found \(exit status 3\)/);
     assert.match(run.stdout, /NO_ENVELOPE +s3:\/\/[^ ]+\/plain\/legacy\.txt/);
     assert.match(run.stdout, /min_decryption_version 2/);
     const md = run.markdown;
