@@ -1,172 +1,701 @@
 /**
- * PUT and GET throughput of one large object through the proxy and directly to SeaweedFS, side by side in
- * one run with the same client (AWS SDK v3, default settings), and the proxy's peak RSS (R-PERF-1, R-PERF-2).
- *
- *   npm run bench                 # 256 MiB, 3 rounds
- *   BENCH_SIZE_MIB=1024 BENCH_ROUNDS=1 npm run bench
- *   BENCH_PARALLEL=64 BENCH_PARALLEL_MIB=10 npm run bench   # the concurrent part (0 skips it)
- *   BENCH_PROFILE_DIR=/tmp/prof npm run bench   # CPU profile of the proxy
+ * `npm run bench`: the proxy against SeaweedFS directly and against rclone serve s3 over crypt, with curl
+ * and with aws-sdk-js v3 defaults, on real OpenBao and SeaweedFS, in one run (issue 10, R-PERF-1..4).
+ * For each row: the three figures, proxy/direct, proxy ≥ rclone, the proxy's CPU per GiB from /proc against
+ * the raw AES-256-GCM cost measured in this run, and peak RSS. Prints one table and writes it as
+ * table.txt, results.json and chart.svg into a folder it names. Settings: bench/settings.ts
+ * (`BENCH_HELP=1 npm run bench`), documented in docs/BENCHMARKS.md.
  */
-import { readFile } from 'node:fs/promises';
-import { Agent } from 'node:http';
-import { Readable, Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { createBucket, uniqueBucket } from '../test/support/fixtures.ts';
-import { proxyS3Client, startProxy } from '../test/support/proxy-process.ts';
-import { createS3Client, loadServices } from '../test/support/services.ts';
+import { spawn } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import { MiB, seededRandom, uniqueBucket } from '../test/support/fixtures.ts';
+import { loadServices, REPO_ROOT, type Services } from '../test/support/services.ts';
+import { type CipherCost, measureCipherCost } from './cipher-cost.ts';
+import { type BenchClient, curlClient, generatedBody, type Range, sdkClient } from './clients.ts';
+import { startCountingRelay } from './counting-relay.ts';
+import { currentLoad, describeMachine } from './machine.ts';
+import { cpuSeconds, peakRssMiB, resetPeakRss, rssMiB } from './proc.ts';
+import {
+  type Results,
+  type RowResult,
+  renderSvg,
+  renderTable,
+  renderUpstreamCounts,
+  stats,
+  tableRows,
+  type UpstreamCount,
+} from './report.ts';
+import {
+  type BenchSettings,
+  benchSettings,
+  type ClientName,
+  type RowId,
+  settingsHelp,
+  type TargetName,
+} from './settings.ts';
+import {
+  countGc,
+  directTarget,
+  type ProxyTarget,
+  proxyTarget,
+  rcloneTarget,
+  type Target,
+} from './targets.ts';
 
-const MiB = 1024 * 1024;
-const size = Number(process.env.BENCH_SIZE_MIB ?? 256) * MiB;
-const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
+const GiB = 2 ** 30;
 
-/** A body of `length` bytes made on the fly, so the client's memory does not hold the object. */
-function generatedBody(length: number): Readable {
-  const block = Buffer.alloc(MiB);
-  for (let i = 0; i < block.length; i++) block[i] = (i * 31 + 7) & 0xff;
-  let sent = 0;
-  return new Readable({
-    read() {
-      if (sent >= length) return this.push(null);
-      const n = Math.min(block.length, length - sent);
-      sent += n;
-      this.push(n === block.length ? block : block.subarray(0, n));
-    },
+type Sample = {
+  seconds: number;
+  cpu: number | undefined;
+  peakMiB: number | undefined;
+  gc: ReturnType<typeof countGc> | undefined;
+};
+
+type RowSpec = {
+  id: RowId;
+  client: ClientName;
+  label: string;
+  unit: RowResult['unit'];
+  higherIsBetter?: boolean;
+  ratioTarget?: number;
+  cipher?: 'seal' | 'open';
+  rssTargetMiB?: number;
+};
+
+/** Collects one row's samples per target; CPU and GC are summed over everything the row moved. */
+class Row {
+  readonly #spec: RowSpec;
+  readonly #figures = new Map<TargetName, number[]>();
+  readonly #failures = new Map<TargetName, string>();
+  readonly #cpu = new Map<'proxy' | 'rclone', { seconds: number; bytes: number; ops: number }>();
+  readonly #peak = new Map<'proxy' | 'rclone', number>();
+  #gc: { scavenges: number; markCompacts: number; ms: number; bytes: number } | undefined;
+  #idleRssMiB: number | undefined;
+
+  constructor(spec: RowSpec) {
+    this.#spec = spec;
+  }
+
+  /** RSS of a fresh proxy before the row's transfer: what the peak holds besides the transfer. */
+  idleRss(mib: number): void {
+    this.#idleRssMiB = mib;
+  }
+
+  fail(target: TargetName, error: unknown): void {
+    if (!this.#failures.has(target))
+      this.#failures.set(target, error instanceof Error ? error.message : String(error));
+  }
+
+  add(target: TargetName, sample: Sample, figure: number, amount: { bytes?: number; ops?: number }): void {
+    this.#figures.set(target, [...(this.#figures.get(target) ?? []), figure]);
+    if (target === 'direct') return;
+    if (sample.cpu !== undefined) {
+      const cpu = this.#cpu.get(target) ?? { seconds: 0, bytes: 0, ops: 0 };
+      cpu.seconds += sample.cpu;
+      cpu.bytes += amount.bytes ?? 0;
+      cpu.ops += amount.ops ?? 0;
+      this.#cpu.set(target, cpu);
+    }
+    if (sample.peakMiB !== undefined)
+      this.#peak.set(target, Math.max(this.#peak.get(target) ?? 0, sample.peakMiB));
+    if (sample.gc !== undefined && amount.bytes !== undefined) {
+      const gc = this.#gc ?? { scavenges: 0, markCompacts: 0, ms: 0, bytes: 0 };
+      gc.scavenges += sample.gc.scavenges;
+      gc.markCompacts += sample.gc.markCompacts;
+      gc.ms += sample.gc.ms;
+      gc.bytes += amount.bytes;
+      this.#gc = gc;
+    }
+  }
+
+  result(cipher: CipherCost): RowResult {
+    const spec = this.#spec;
+    const cpu: RowResult['cpu'] = {};
+    for (const [target, c] of this.#cpu) {
+      cpu[target] =
+        c.bytes > 0 ? { sPerGiB: (c.seconds * GiB) / c.bytes } : { msPerOp: (c.seconds * 1000) / c.ops };
+    }
+    const perGiB = (value: number, bytes: number): number => (value * GiB) / bytes;
+    return {
+      id: spec.id,
+      client: spec.client,
+      label: spec.label,
+      unit: spec.unit,
+      higherIsBetter: spec.higherIsBetter ?? true,
+      ratioTarget: spec.ratioTarget,
+      figures: Object.fromEntries(
+        [...this.#figures]
+          .filter(([target]) => !this.#failures.has(target))
+          .map(([target, values]) => [target, stats(values)]),
+      ),
+      failures: Object.fromEntries(this.#failures),
+      cpu,
+      cipher:
+        spec.cipher === undefined
+          ? undefined
+          : {
+              operation: spec.cipher,
+              sPerGiB: spec.cipher === 'seal' ? cipher.sealSPerGiB : cipher.openSPerGiB,
+            },
+      peakRssMiB: Object.fromEntries(this.#peak),
+      rssTargetMiB: spec.rssTargetMiB,
+      idleRssMiB: this.#idleRssMiB,
+      gc:
+        this.#gc === undefined
+          ? undefined
+          : {
+              scavengesPerGiB: perGiB(this.#gc.scavenges, this.#gc.bytes),
+              markCompactsPerGiB: perGiB(this.#gc.markCompacts, this.#gc.bytes),
+              msPerGiB: perGiB(this.#gc.ms, this.#gc.bytes),
+            },
+    };
+  }
+}
+
+/** strace -c -f attached to `pid` until the returned function is called; the summary goes to `file`. */
+async function attachStrace(pid: number, file: string): Promise<() => Promise<void>> {
+  const child = spawn('strace', ['-c', '-f', '-p', String(pid), '-o', file], {
+    stdio: ['ignore', 'ignore', 'pipe'],
   });
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const deadline = Date.now() + 5_000;
+  while (!stderr.includes('attached') && Date.now() < deadline && child.exitCode === null) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  if (!stderr.includes('attached')) throw new Error(`strace did not attach to ${pid}: ${stderr}`);
+  return async () => {
+    child.kill('SIGINT');
+    await exited;
+  };
 }
 
-async function timePut(client: S3Client, bucket: string, key: string, length = size): Promise<number> {
-  const started = performance.now();
-  await client.send(
-    new PutObjectCommand({ Bucket: bucket, Key: key, Body: generatedBody(length), ContentLength: length }),
-  );
-  return (performance.now() - started) / 1000;
-}
+class Bench {
+  readonly settings: BenchSettings;
+  readonly services: Services;
+  readonly targets: Target[];
+  readonly proxy: ProxyTarget;
+  readonly clients: BenchClient[];
+  readonly buckets = new Map<TargetName, string>();
+  readonly rows: Row[] = [];
+  readonly upstreamCounts: UpstreamCount[] = [];
+  readonly notes: string[] = [];
+  #peakResetWorks = true;
 
-async function timeGet(client: S3Client, bucket: string, key: string, length = size): Promise<number> {
-  const started = performance.now();
-  const got = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-  let received = 0;
-  await pipeline(
-    got.Body as Readable,
-    new Writable({
-      write(chunk: Buffer, _encoding, callback) {
-        received += chunk.length;
-        callback();
+  constructor(settings: BenchSettings, services: Services, targets: Target[], proxy: ProxyTarget) {
+    this.settings = settings;
+    this.services = services;
+    this.targets = targets;
+    this.proxy = proxy;
+    this.clients = settings.clients.map((name) => (name === 'curl' ? curlClient() : sdkClient()));
+  }
+
+  row(spec: RowSpec): Row {
+    const row = new Row(spec);
+    this.rows.push(row);
+    return row;
+  }
+
+  bucket(target: Target): string {
+    return this.buckets.get(target.name) as string;
+  }
+
+  /** The targets in another order each round, so that none always runs right after another's load. */
+  order(round: number): Target[] {
+    const shift = round % this.targets.length;
+    return [...this.targets.slice(shift), ...this.targets.slice(0, shift)];
+  }
+
+  /** Runs one measured transfer on `target`, with its process's CPU, peak RSS and (proxy) GC around it. */
+  async measure(target: Target, label: string, work: () => Promise<void>): Promise<Sample> {
+    const proxy = target.name === 'proxy' ? (target as ProxyTarget) : undefined;
+    if (proxy !== undefined && this.settings.freshProxy) await proxy.restart(this.proxyRun(label));
+    const pid = target.pid;
+    if (pid !== undefined && !resetPeakRss(pid)) this.#peakResetWorks = false;
+    const cpuBefore = pid === undefined ? 0 : cpuSeconds(pid);
+    const logsBefore = proxy?.process.logs().length ?? 0;
+    const stopStrace =
+      proxy !== undefined && pid !== undefined && this.settings.straceDir !== undefined
+        ? await attachStrace(pid, join(this.settings.straceDir, `${label}.strace.txt`))
+        : undefined;
+    const started = performance.now();
+    try {
+      await work();
+    } finally {
+      await stopStrace?.();
+    }
+    const seconds = (performance.now() - started) / 1000;
+    console.error(`${label} ${target.name}: ${seconds.toFixed(2)} s`);
+    return {
+      seconds,
+      cpu: pid === undefined ? undefined : cpuSeconds(pid) - cpuBefore,
+      peakMiB: pid === undefined ? undefined : peakRssMiB(pid),
+      gc:
+        proxy !== undefined && this.settings.traceGc
+          ? countGc(proxy.process.logs().slice(logsBefore))
+          : undefined,
+    };
+  }
+
+  /**
+   * Measures `work` into `row` (when the row is reported); a failure is recorded for that target and the run
+   * goes on. Returns false when the work failed, so what depends on it can be skipped.
+   */
+  async attempt(
+    row: Row | undefined,
+    target: Target,
+    label: string,
+    work: () => Promise<void>,
+    figure: (sample: Sample) => number,
+    amount: { bytes?: number; ops?: number },
+  ): Promise<boolean> {
+    try {
+      const sample = await this.measure(target, label, work);
+      row?.add(target.name, sample, figure(sample), amount);
+      return true;
+    } catch (error) {
+      console.error(`${label} on ${target.name} failed: ${error instanceof Error ? error.message : error}`);
+      row?.fail(target.name, error);
+      return false;
+    }
+  }
+
+  proxyRun(label: string, maxObjectSize = 16 * GiB) {
+    return { label, profileDir: this.settings.profileDir, traceGc: this.settings.traceGc, maxObjectSize };
+  }
+
+  /** PUT then GET of one object per client and target, `rounds` times; `put` decides single-part or multipart. */
+  async transferRows(
+    ids: { put: RowId; get: RowId },
+    what: string,
+    size: number,
+    rounds: number,
+    put: (client: BenchClient, target: Target, bucket: string, key: string) => Promise<void>,
+  ): Promise<void> {
+    const { rows } = this.settings;
+    if (!rows.has(ids.put) && !rows.has(ids.get)) return;
+    const sizeText = size >= GiB ? `${size / GiB} GiB` : `${size / MiB} MiB`;
+    for (const client of this.clients) {
+      const putRow = rows.has(ids.put)
+        ? this.row({
+            id: ids.put,
+            client: client.name,
+            label: `PUT ${sizeText} ${what}`,
+            unit: 'MiB/s',
+            ratioTarget: 0.9,
+            cipher: 'seal',
+          })
+        : undefined;
+      const getRow = rows.has(ids.get)
+        ? this.row({
+            id: ids.get,
+            client: client.name,
+            label: `GET ${sizeText} ${what}`,
+            unit: 'MiB/s',
+            ratioTarget: 0.9,
+            cipher: 'open',
+          })
+        : undefined;
+      const key = `${ids.put}-${client.name}`;
+      const stored = new Set<TargetName>();
+      const rate = (sample: Sample) => size / MiB / sample.seconds;
+      for (let round = 0; round < rounds; round++) {
+        if (putRow !== undefined || round === 0) {
+          for (const target of this.order(round)) {
+            const bucket = this.bucket(target);
+            const label = `${ids.put}-${client.name}-r${round}`;
+            if (
+              await this.attempt(putRow, target, label, () => put(client, target, bucket, key), rate, {
+                bytes: size,
+              })
+            )
+              stored.add(target.name);
+          }
+        }
+        if (getRow === undefined) continue;
+        for (const target of this.order(round)) {
+          if (!stored.has(target.name)) {
+            getRow.fail(target.name, 'the PUT before it failed');
+            continue;
+          }
+          const label = `${ids.get}-${client.name}-r${round}`;
+          await this.attempt(
+            getRow,
+            target,
+            label,
+            () => client.get(target, this.bucket(target), key, size),
+            rate,
+            {
+              bytes: size,
+            },
+          );
+        }
+      }
+    }
+  }
+
+  async smallRows(): Promise<void> {
+    const { rows, smallOps, smallSize, smallClients, rounds } = this.settings;
+    if (!rows.has('put-small') && !rows.has('get-small')) return;
+    const sizeText = `${smallSize / 1024} KiB`;
+    for (const client of this.clients) {
+      const keys = Array.from({ length: smallOps }, (_, i) => `small-${client.name}/${i}`);
+      const label = (verb: string) => `${verb} ${sizeText}, ${smallClients} clients`;
+      const putRow = rows.has('put-small')
+        ? this.row({
+            id: 'put-small',
+            client: client.name,
+            label: label('PUT'),
+            unit: 'ops/s',
+            ratioTarget: 0.8,
+          })
+        : undefined;
+      const getRow = rows.has('get-small')
+        ? this.row({
+            id: 'get-small',
+            client: client.name,
+            label: label('GET'),
+            unit: 'ops/s',
+            ratioTarget: 0.8,
+          })
+        : undefined;
+      const stored = new Set<TargetName>();
+      const rate = (sample: Sample) => keys.length / sample.seconds;
+      for (let round = 0; round < rounds; round++) {
+        if (putRow !== undefined || round === 0) {
+          for (const target of this.order(round)) {
+            const label = `put-small-${client.name}-r${round}`;
+            const work = () => client.putMany(target, this.bucket(target), keys, smallSize, smallClients);
+            if (await this.attempt(putRow, target, label, work, rate, { ops: keys.length }))
+              stored.add(target.name);
+          }
+        }
+        if (getRow === undefined) continue;
+        for (const target of this.order(round)) {
+          if (!stored.has(target.name)) {
+            getRow.fail(target.name, 'the PUTs before it failed');
+            continue;
+          }
+          const label = `get-small-${client.name}-r${round}`;
+          const work = () => client.getMany(target, this.bucket(target), keys, smallSize, smallClients);
+          await this.attempt(getRow, target, label, work, rate, { ops: keys.length });
+        }
+      }
+    }
+  }
+
+  async rangeRows(): Promise<void> {
+    const { rows, rangeReads, rangeObjectSize, rounds } = this.settings;
+    if (!rows.has('range')) return;
+    const key = 'range-object';
+    // A Buffer body goes with a plain Content-Length, which every target takes (rclone refuses aws-chunked).
+    const body = Buffer.alloc(rangeObjectSize, 0x5a);
+    for (const target of this.targets) {
+      await target.sdk().send(new PutObjectCommand({ Bucket: this.bucket(target), Key: key, Body: body }));
+    }
+    const random = seededRandom(10);
+    const blocks = rangeObjectSize / 4096;
+    const ranges: Range[] = Array.from({ length: rangeReads }, () => {
+      const start = Math.floor(random() * (blocks - 1)) * 4096;
+      return { start, end: start + 4095 };
+    });
+    const sizeText = `${rangeObjectSize / MiB} MiB`;
+    for (const client of this.clients) {
+      const row = this.row({
+        id: 'range',
+        client: client.name,
+        label: `range 4 KiB of ${sizeText} single-part, median latency`,
+        unit: 'ms',
+        higherIsBetter: false,
+      });
+      for (let round = 0; round < rounds; round++) {
+        for (const target of this.order(round)) {
+          let latencies: number[] = [];
+          const work = async () => {
+            latencies = await client.rangeReads(target, this.bucket(target), key, ranges);
+          };
+          const median = () => stats(latencies).median;
+          await this.attempt(row, target, `range-${client.name}-r${round}`, work, median, {
+            ops: ranges.length,
+          });
+        }
+      }
+    }
+  }
+
+  /** How many upstream requests one client request costs, seen by a relay between a proxy of its own and SeaweedFS. */
+  async upstreamRequestRows(): Promise<void> {
+    if (!this.settings.rows.has('upstream-requests')) return;
+    const relay = await startCountingRelay(this.services.s3.endpoint);
+    const proxy = await proxyTarget(this.services, {
+      ...this.proxyRun('upstream-requests'),
+      profileDir: undefined,
+      upstreamEndpoint: relay.endpoint,
+    });
+    try {
+      const client = proxy.sdk();
+      const bucket = uniqueBucket('bench-count');
+      await client.send(new CreateBucketCommand({ Bucket: bucket }));
+      await sdkClient().put(proxy, bucket, 'single', MiB);
+      await new Upload({
+        client,
+        params: { Bucket: bucket, Key: 'multipart', Body: generatedBody(6 * MiB) },
+        partSize: 5 * MiB,
+      }).done();
+      const count = async (
+        request: string,
+        key: string,
+        extra: { Range?: string; PartNumber?: number },
+        target?: number,
+      ) => {
+        relay.reset();
+        const got = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key, ...extra }));
+        await got.Body?.transformToByteArray();
+        const upstream = relay
+          .seen()
+          .map((seen) => `${seen.method}${seen.range === undefined ? '' : ` ${seen.range}`}`);
+        this.upstreamCounts.push({ request, upstream, target });
+      };
+      await count('GET of a whole single-part object', 'single', {}, 1);
+      await count('range GET bytes=4096-8191, single-part', 'single', { Range: 'bytes=4096-8191' }, 1);
+      await count('suffix range GET bytes=-4096, single-part', 'single', { Range: 'bytes=-4096' });
+      await count('range GET bytes=4096-8191, multipart, first read', 'multipart', {
+        Range: 'bytes=4096-8191',
+      });
+      await count('range GET bytes=4096-8191, multipart, layout cached', 'multipart', {
+        Range: 'bytes=4096-8191',
+      });
+      await count('GET partNumber=2, multipart', 'multipart', { PartNumber: 2 });
+    } finally {
+      await proxy.close();
+      await relay.close();
+    }
+  }
+
+  /** R-PERF-2: peak RSS of a fresh proxy for each PUT and each GET, with the SDK as client. */
+  async memoryRows(): Promise<void> {
+    const { rows, memSingleSize, memMultipartSize, parallel, parallelSize, partSize, partQueue } =
+      this.settings;
+    const sdk = sdkClient();
+    const gib = (size: number) => (size >= GiB ? `${size / GiB} GiB` : `${size / MiB} MiB`);
+    const cases: Array<{
+      id: RowId;
+      what: string;
+      bytes: number;
+      rssTargetMiB: number;
+      put: (target: Target, bucket: string) => Promise<void>;
+      get: (target: Target, bucket: string) => Promise<void>;
+    }> = [
+      {
+        id: 'mem-single',
+        what: `${gib(memSingleSize)} single-part`,
+        bytes: memSingleSize,
+        rssTargetMiB: 100,
+        put: (target, bucket) => sdk.put(target, bucket, 'mem-single', memSingleSize),
+        get: (target, bucket) => sdk.get(target, bucket, 'mem-single', memSingleSize),
       },
-    }),
-  );
-  if (received !== length) throw new Error(`GET returned ${received} bytes, expected ${length}`);
-  return (performance.now() - started) / 1000;
+      {
+        id: 'mem-multipart',
+        what: `${gib(memMultipartSize)} multipart`,
+        bytes: memMultipartSize,
+        rssTargetMiB: 100,
+        put: (target, bucket) =>
+          sdk.putMultipart(target, bucket, 'mem-multipart', memMultipartSize, partSize, partQueue),
+        get: (target, bucket) => sdk.get(target, bucket, 'mem-multipart', memMultipartSize),
+      },
+      {
+        id: 'mem-parallel',
+        what: `${parallel}×${gib(parallelSize)} concurrent`,
+        bytes: parallel * parallelSize,
+        rssTargetMiB: 512,
+        put: (target, bucket) => sdk.putMany(target, bucket, keysOf(parallel), parallelSize, parallel),
+        get: (target, bucket) => sdk.getMany(target, bucket, keysOf(parallel), parallelSize, parallel),
+      },
+    ];
+    for (const memory of cases) {
+      if (!rows.has(memory.id)) continue;
+      const proxy = await proxyTarget(this.services, this.proxyRun(`${memory.id}-put`, memory.bytes));
+      try {
+        const bucket = uniqueBucket('bench-mem');
+        await proxy.sdk().send(new CreateBucketCommand({ Bucket: bucket }));
+        for (const [verb, work] of [
+          ['PUT', memory.put],
+          ['GET', memory.get],
+        ] as const) {
+          const row = this.row({
+            id: memory.id,
+            client: 'sdk',
+            label: `${verb} ${memory.what}, fresh proxy`,
+            unit: 'MiB/s',
+            cipher: verb === 'PUT' ? 'seal' : 'open',
+            rssTargetMiB: memory.rssTargetMiB,
+          });
+          if (verb === 'GET') await proxy.restart(this.proxyRun(`${memory.id}-get`, memory.bytes));
+          // No reset of the peak: a fresh process's peak includes what it holds from the start.
+          const pid = proxy.pid as number;
+          row.idleRss(rssMiB(pid));
+          const cpuBefore = cpuSeconds(pid);
+          const started = performance.now();
+          await work(proxy, bucket);
+          const seconds = (performance.now() - started) / 1000;
+          const sample = {
+            seconds,
+            cpu: cpuSeconds(pid) - cpuBefore,
+            peakMiB: peakRssMiB(pid),
+            gc: undefined,
+          };
+          row.add('proxy', sample, memory.bytes / MiB / seconds, { bytes: memory.bytes });
+        }
+      } finally {
+        await proxy.close();
+      }
+    }
+  }
+
+  finish(cipher: CipherCost): RowResult[] {
+    if (!this.#peakResetWorks) {
+      this.notes.push(
+        '/proc/<pid>/clear_refs was not writable: the peak RSS of a row includes earlier rows.',
+      );
+    }
+    if (this.settings.straceDir !== undefined) {
+      this.notes.push('strace was attached to the proxy: its throughput and CPU figures are not comparable.');
+    }
+    if (this.settings.freshProxy) {
+      this.notes.push('a fresh proxy per measurement: its CPU includes one Vault unwrap per transfer.');
+    }
+    const results = this.rows.map((row) => row.result(cipher));
+    for (const row of results) {
+      for (const [target, error] of Object.entries(row.failures)) {
+        this.notes.push(
+          `${row.label} (${row.client}) failed on ${target}: ${error.split('\n')[0]?.slice(0, 200)}`,
+        );
+      }
+    }
+    return results;
+  }
+
+  close(): void {
+    for (const client of this.clients) client.close();
+  }
 }
 
-async function peakRssMiB(pid: number | undefined): Promise<number> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  const kib = Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? Number.NaN);
-  return kib / 1024;
+function keysOf(count: number): string[] {
+  return Array.from({ length: count }, (_, i) => `parallel-${i}`);
 }
 
-const median = (values: number[]) =>
-  [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? Number.NaN;
-const rate = (seconds: number) => size / MiB / seconds;
+function combineCipher(a: CipherCost, b: CipherCost): CipherCost {
+  const sealSamples = [...a.sealSamples, ...b.sealSamples];
+  const openSamples = [...a.openSamples, ...b.openSamples];
+  return {
+    sealSPerGiB: Math.min(...sealSamples),
+    openSPerGiB: Math.min(...openSamples),
+    sealSamples,
+    openSamples,
+    bytes: a.bytes,
+  };
+}
+
+function timestamp(date: Date): string {
+  return date.toISOString().replace(/[:]/g, '').replace(/\..*/, 'Z');
+}
 
 async function main(): Promise<void> {
-  const services = await loadServices();
-  const profileDir = process.env.BENCH_PROFILE_DIR;
-  const proxy = await startProxy(services, {
-    env: {
-      CLOUDTASER_S3PROXY_MAX_OBJECT_SIZE: String(size),
-      CLOUDTASER_S3PROXY_LOG_LEVEL: 'warn',
-      // BENCH_PROFILE_DIR=dir writes a V8 CPU profile of the proxy there (open it in Chrome DevTools).
-      ...(profileDir === undefined ? {} : { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profileDir}` }),
-    },
-  });
-  try {
-    const viaProxy = proxyS3Client(proxy);
-    const direct = createS3Client(services);
-    const bucket = uniqueBucket('bench');
-    await createBucket(direct, bucket);
-    const results = {
-      directPut: [] as number[],
-      proxyPut: [] as number[],
-      directGet: [] as number[],
-      proxyGet: [] as number[],
-    };
-    for (let round = 0; round < rounds; round++) {
-      results.directPut.push(await timePut(direct, bucket, 'direct'));
-      results.proxyPut.push(await timePut(viaProxy, bucket, 'proxied'));
-      results.directGet.push(await timeGet(direct, bucket, 'direct'));
-      results.proxyGet.push(await timeGet(viaProxy, bucket, 'proxied'));
-    }
-    const rss = await peakRssMiB(proxy.process.pid);
-    const put = { direct: rate(median(results.directPut)), proxy: rate(median(results.proxyPut)) };
-    const get = { direct: rate(median(results.directGet)), proxy: rate(median(results.proxyGet)) };
-    console.log(
-      `object size: ${size / MiB} MiB, rounds: ${rounds} (median), client: AWS SDK v3 defaults, upstream: SeaweedFS on loopback`,
-    );
-    console.log(
-      `PUT  direct ${put.direct.toFixed(1)} MiB/s  proxy ${put.proxy.toFixed(1)} MiB/s  ratio ${(put.proxy / put.direct).toFixed(2)}`,
-    );
-    console.log(
-      `GET  direct ${get.direct.toFixed(1)} MiB/s  proxy ${get.proxy.toFixed(1)} MiB/s  ratio ${(get.proxy / get.direct).toFixed(2)}`,
-    );
-    console.log(`proxy peak RSS: ${rss.toFixed(1)} MiB`);
-    // Idle keep-alive connections would hold the proxy's drain open until its grace period ends.
-    viaProxy.destroy();
-    direct.destroy();
-  } finally {
-    const exit = await proxy.stop();
-    if (exit.code !== 0) console.error(`proxy exit: ${JSON.stringify(exit)}`);
-    await services.stop();
+  if (process.env.BENCH_HELP === '1') {
+    console.log(settingsHelp());
+    return;
   }
-}
+  const settings = benchSettings();
+  const startedAt = new Date();
+  const machine = describeMachine();
+  const resultsDir = settings.resultsDir ?? join(REPO_ROOT, 'bench', 'results', timestamp(startedAt));
+  mkdirSync(resultsDir, { recursive: true });
+  for (const dir of [settings.profileDir, settings.straceDir])
+    if (dir !== undefined) mkdirSync(dir, { recursive: true });
+  console.log(`cipher cost (before): measuring ${settings.cipherSize / MiB} MiB…`);
+  const cipherBefore = measureCipherCost(settings.cipherSize);
 
-/**
- * Memory under concurrency (R-PERF-2: 64 concurrent transfers under 512 MiB), in a proxy of its
- * own so that its peak RSS is only this load's. BENCH_PARALLEL=0 skips it.
- */
-async function concurrentTransfers(count: number, sizeMiB: number): Promise<void> {
-  const length = sizeMiB * MiB;
   const services = await loadServices();
-  const proxy = await startProxy(services, {
-    env: { CLOUDTASER_S3PROXY_MAX_OBJECT_SIZE: String(length), CLOUDTASER_S3PROXY_LOG_LEVEL: 'warn' },
-  });
+  const opened: Target[] = [];
+  let bench: Bench | undefined;
   try {
-    const client = proxyS3Client(proxy, {
-      config: { requestHandler: { httpAgent: new Agent({ keepAlive: true, maxSockets: count }) } },
+    const direct = directTarget(services);
+    opened.push(direct);
+    const proxy = await proxyTarget(services, {
+      label: 'proxy',
+      profileDir: settings.freshProxy ? undefined : settings.profileDir,
+      traceGc: settings.traceGc,
+      maxObjectSize: 16 * GiB,
     });
-    const bucket = uniqueBucket('bench-parallel');
-    await createBucket(client, bucket);
-    const keys = Array.from({ length: count }, (_, i) => `parallel-${i}`);
-    let started = performance.now();
-    await allOrFirstError(keys.map((key) => timePut(client, bucket, key, length)));
-    const putSeconds = (performance.now() - started) / 1000;
-    started = performance.now();
-    await allOrFirstError(keys.map((key) => timeGet(client, bucket, key, length)));
-    const getSeconds = (performance.now() - started) / 1000;
-    const total = (count * length) / MiB;
-    console.log(
-      `${count} concurrent ${sizeMiB} MiB transfers: PUT ${(total / putSeconds).toFixed(1)} MiB/s, GET ${(total / getSeconds).toFixed(1)} MiB/s, proxy peak RSS ${(await peakRssMiB(proxy.process.pid)).toFixed(1)} MiB`,
+    opened.push(proxy);
+    if (settings.targets.includes('rclone')) opened.push(await rcloneTarget(services));
+    const targets = opened.filter((target) => settings.targets.includes(target.name));
+    bench = new Bench(settings, services, targets, proxy);
+    for (const target of targets) {
+      const bucket = uniqueBucket(`bench-${target.name}`);
+      await target.sdk().send(new CreateBucketCommand({ Bucket: bucket }));
+      bench.buckets.set(target.name, bucket);
+    }
+    const { singleSize, multipartSize, partSize, partQueue } = settings;
+    await bench.transferRows(
+      { put: 'put-single', get: 'get-single' },
+      'single-part',
+      singleSize,
+      settings.rounds,
+      (c, t, b, k) => c.put(t, b, k, singleSize),
     );
-    client.destroy();
+    await bench.transferRows(
+      { put: 'put-multipart', get: 'get-multipart' },
+      `multipart (${partSize / MiB} MiB parts)`,
+      multipartSize,
+      settings.multipartRounds,
+      (c, t, b, k) => c.putMultipart(t, b, k, multipartSize, partSize, partQueue),
+    );
+    await bench.smallRows();
+    await bench.rangeRows();
+    await bench.upstreamRequestRows();
+    await bench.memoryRows();
   } finally {
-    await proxy.stop();
+    bench?.close();
+    for (const target of opened.reverse()) await target.close();
     await services.stop();
   }
-}
 
-/** Waits for every transfer, then fails with how many failed and the first reason. */
-async function allOrFirstError(transfers: Promise<unknown>[]): Promise<void> {
-  const failed = (await Promise.allSettled(transfers)).filter((r) => r.status === 'rejected');
-  if (failed.length > 0) {
-    throw new Error(
-      `${failed.length} of ${transfers.length} transfers failed; the first: ${String(failed[0]?.reason)}`,
-    );
-  }
+  const cipher = combineCipher(cipherBefore, measureCipherCost(settings.cipherSize));
+  machine.load.end = currentLoad();
+  const results: Results = {
+    startedAt: startedAt.toISOString(),
+    machine,
+    settings: { ...settings, rows: [...settings.rows] },
+    cipher,
+    rows: bench.finish(cipher),
+    upstreamRequests: bench.upstreamCounts,
+    notes: bench.notes,
+  };
+  const text = [
+    `cloudtaser-s3-proxy benchmark, ${results.startedAt}`,
+    `machine: ${machine.cpuModel}, ${machine.cores} cores, ${machine.memoryGiB} GiB; Linux ${machine.kernel}; Node ${machine.node}; SeaweedFS ${machine.seaweedfs}; ${machine.rclone}; ${machine.curl}`,
+    `load average (1 min): ${machine.load.start.toFixed(2)} at the start, ${machine.load.end.toFixed(2)} at the end`,
+    `raw AES-256-GCM, one cipher per 64 KiB segment, this Node: seal ${cipher.sealSPerGiB.toFixed(3)} s/GiB, open ${cipher.openSPerGiB.toFixed(3)} s/GiB (lowest of ${cipher.sealSamples.length}; seal ${Math.max(...cipher.sealSamples).toFixed(3)}, open ${Math.max(...cipher.openSamples).toFixed(3)} at most)`,
+    'figures: median ±half the spread over rounds; ratio = proxy speed / direct speed (latency rows: direct ms / proxy ms);',
+    'CPU = user+system seconds of the process (/proc/<pid>/stat) per GiB moved, or per request; peak RSS = VmHWM over the row',
+    '',
+    renderTable(tableRows(results.rows)),
+    ...(results.upstreamRequests.length === 0
+      ? []
+      : ['', 'upstream requests per client request:', renderUpstreamCounts(results.upstreamRequests)]),
+    ...(results.notes.length === 0 ? [] : ['', ...results.notes.map((note) => `note: ${note}`)]),
+    '',
+    `results: ${resultsDir}`,
+  ].join('\n');
+  console.log(`\n${text}`);
+  writeFileSync(join(resultsDir, 'table.txt'), `${text}\n`);
+  writeFileSync(join(resultsDir, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
+  writeFileSync(join(resultsDir, 'chart.svg'), renderSvg(results));
 }
 
 await main();
-const parallel = Number(process.env.BENCH_PARALLEL ?? 64);
-// 10 MiB by default: with 64 concurrent 100 MiB writes, the harness's SeaweedFS (small volumes, one disk)
-// answered some of them with its own InternalError; a transfer's memory does not depend on its size.
-if (parallel > 0) await concurrentTransfers(parallel, Number(process.env.BENCH_PARALLEL_MIB ?? 10));

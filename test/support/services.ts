@@ -472,7 +472,10 @@ async function startSeaweed(dir: string, log: boolean, leftovers: string[]): Pro
     }),
   );
   // SeaweedFS maps each bucket to a collection and by default grows 7 volumes for it at once; tests
-  // make many buckets, so one volume per growth keeps file handles and volume slots in check.
+  // make many buckets, so one volume per growth keeps file handles and volume slots in check. Volumes
+  // of up to 1 GiB (-master.volumeSizeLimitMB) leave a growing one time to arrive while 64 concurrent
+  // 100 MiB writes (the benchmark's mem-parallel row) fill the last: with 64 MiB volumes most of them
+  // failed with "no writable volumes".
   writeFileSync(
     join(configDir, 'master.toml'),
     '[master.volume_growth]\ncopy_1 = 1\ncopy_2 = 2\ncopy_3 = 3\ncopy_other = 1\n',
@@ -510,7 +513,7 @@ async function startSeaweed(dir: string, log: boolean, leftovers: string[]): Pro
             '-ip.bind=127.0.0.1',
             `-master.port=${master}`,
             `-master.port.grpc=${masterGrpc}`,
-            '-master.volumeSizeLimitMB=64',
+            '-master.volumeSizeLimitMB=1024',
             '-master.telemetry=false',
             '-filer',
             `-filer.port=${filer}`,
@@ -561,8 +564,9 @@ async function startSeaweed(dir: string, log: boolean, leftovers: string[]): Pro
               `-master=127.0.0.1:${master}.${masterGrpc}`,
               `-port=${volume}`,
               `-port.grpc=${volumeGrpc}`,
-              // Volumes are sparse files: the count only bounds how many buckets can hold data.
-              '-max=0',
+              // Volumes are sparse files: the count only bounds how many buckets can hold data. A fixed
+              // count, as -max=0 would allow only free disk / 1 GiB of them.
+              '-max=1000',
               '-preStopSeconds=0',
             ],
             {

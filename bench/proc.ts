@@ -1,0 +1,43 @@
+/** What /proc tells about a process of the benchmark's (the proxy, rclone): CPU time and peak memory. */
+import { readFileSync, writeFileSync } from 'node:fs';
+
+/** Clock ticks per second of utime and stime in /proc/<pid>/stat (USER_HZ, 100 on Linux). */
+const CLOCK_TICKS = 100;
+
+/** User + system CPU seconds the process (all its threads) has used so far. */
+export function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // The command name (field 2) is in parentheses and may contain spaces; the fields after it are plain.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // Fields 14 and 15 of stat(5): utime, stime; fields[0] here is field 3.
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+}
+
+function statusKiB(pid: number, field: 'VmHWM' | 'VmRSS'): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status);
+  if (match === null) throw new Error(`/proc/${pid}/status has no ${field}`);
+  return Number(match[1]);
+}
+
+/** Peak resident set size (VmHWM) in MiB since the process started or since the last resetPeakRss. */
+export function peakRssMiB(pid: number): number {
+  return statusKiB(pid, 'VmHWM') / 1024;
+}
+
+export function rssMiB(pid: number): number {
+  return statusKiB(pid, 'VmRSS') / 1024;
+}
+
+/**
+ * Sets VmHWM back to the current RSS (clear_refs value 5, Linux ≥ 4.0), so that the next peakRssMiB is the
+ * peak of what happens in between. Returns false where the kernel or our permissions do not allow it.
+ */
+export function resetPeakRss(pid: number): boolean {
+  try {
+    writeFileSync(`/proc/${pid}/clear_refs`, '5');
+    return true;
+  } catch {
+    return false;
+  }
+}
