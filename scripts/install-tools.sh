@@ -40,4 +40,19 @@ else
   printf '%s\n' "$wanted" >"$stamp"
 fi
 
+# AWS CLI v2 is not on PyPI (the `awscli` package there is v1); Debian's `awscli` is v2. The compat tests
+# run both, since v2's managed copy sends what v1 does not.
+if [[ -x /usr/bin/aws ]] && /usr/bin/aws --version 2>&1 | grep -q '^aws-cli/2\.'; then
+  step "AWS CLI v2 present: $(/usr/bin/aws --version 2>&1 | cut -d' ' -f1)"
+elif command -v apt-get >/dev/null && [[ $(id -u) == 0 ]]; then
+  step "apt-get install awscli (AWS CLI v2 from Debian)"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends awscli >/dev/null
+else
+  step "AWS CLI v2 missing: install Debian's awscli package (apt-get install awscli) for the compat tests" >&2
+fi
+
+# The Go and Java SDK clients of the compat tests, built once per source change into ~/.cache/cloudtaser.
+bash scripts/build-sdk-clients.sh
+
 step "ready: $(node_modules/.bin/node --version) · $(.venv/bin/bao version | cut -d' ' -f1-2) · weed $(.venv/bin/weed version 2>&1 | awk 'NR == 1 {print $3}') · $(.venv/bin/rclone version | head -1)"

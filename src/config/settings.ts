@@ -96,7 +96,8 @@ export const SETTINGS = {
     group: 'Required',
     purpose: 'AWS region used to sign upstream requests, e.g. eu-west-1',
     valueHint: '<region>',
-    description: 'AWS region used to sign upstream requests (SigV4), e.g. eu-west-1.',
+    description:
+      "AWS region used to sign upstream requests (SigV4), e.g. eu-west-1. A bucket in another region is learned from the upstream's wrong-region answer (301 PermanentRedirect, 400 AuthorizationHeaderMalformed, x-amz-bucket-region), remembered, and signed (on AWS also addressed) for its own region.",
     parse: parseRegion,
   }),
   vaultAddr: required({

@@ -25,7 +25,7 @@ const VISIBLE_ASCII = /^[\x21-\x7e]+$/;
 const NONCE_BASE64 = /^[A-Za-z0-9+/]{16}$/;
 const DECIMAL = /^(0|[1-9][0-9]{0,15})$/;
 
-/** Headers a client may not send: they would forge or corrupt the envelope. */
+/** Names of the envelope: a client sending one would forge or corrupt it, so the proxy never forwards it. */
 export function isEnvelopeHeader(name: string): boolean {
   return name.toLowerCase().startsWith(META_PREFIX);
 }

@@ -33,21 +33,42 @@ export function clientBody(
   exchange: Exchange,
   limit: { maxSize: number; describe: (size: number) => string },
 ): ClientBody {
+  const mode = payloadMode(firstHeader(exchange.req.headers, 'x-amz-content-sha256'));
+  const size = declaredPlaintextSize(exchange.req.headers, mode.chunked);
+  if (size > limit.maxSize) throw new S3Error('EntityTooLarge', limit.describe(size));
+  return { size, ...checkedPlaintext(exchange, size) };
+}
+
+/** A body whose plaintext length the headers do not give (see `declaresPlaintextLength`). */
+export type StreamedClientBody = Omit<ClientBody, 'size'>;
+
+export function streamedClientBody(exchange: Exchange): StreamedClientBody {
+  return checkedPlaintext(exchange, undefined);
+}
+
+/** True when the request says how long its plaintext is: Content-Length, or x-amz-decoded-content-length for aws-chunked. */
+export function declaresPlaintextLength(headers: IncomingHttpHeaders): boolean {
+  const mode = payloadMode(firstHeader(headers, 'x-amz-content-sha256'));
+  return firstHeader(headers, mode.chunked ? 'x-amz-decoded-content-length' : 'content-length') !== undefined;
+}
+
+function checkedPlaintext(exchange: Exchange, size: number | undefined): StreamedClientBody {
   const { req } = exchange;
   const mode = payloadMode(firstHeader(req.headers, 'x-amz-content-sha256'));
-  const size = declaredPlaintextSize(req.headers, mode.chunked);
-  if (size > limit.maxSize) throw new S3Error('EntityTooLarge', limit.describe(size));
   const expected = expectedChecksums(req.headers);
   const trailerAlgorithm = mode.chunked && mode.trailer ? trailerChecksumAlgorithm(req.headers) : undefined;
   const decoder = mode.chunked
-    ? createAwsChunkedDecoder({ signed: mode.signed, trailer: mode.trailer, decodedContentLength: size })
+    ? createAwsChunkedDecoder({
+        signed: mode.signed,
+        trailer: mode.trailer,
+        ...(size === undefined ? {} : { decodedContentLength: size }),
+      })
     : undefined;
   const algorithms = new Set<ChecksumAlgorithm>(expected.map((e) => e.algorithm));
   if (trailerAlgorithm !== undefined) algorithms.add(trailerAlgorithm);
   const tap = createChecksumTap(algorithms);
   let verified: ExpectedChecksum[] = [];
   return {
-    size,
     stages: decoder === undefined ? [tap] : [decoder, tap],
     verify() {
       const all = [...expected];

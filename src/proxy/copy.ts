@@ -18,9 +18,9 @@ import { presentETag, translateConditions, upstreamETagCondition } from './etag.
 import { type Exchange, objectResource } from './exchange.ts';
 import { firstHeader, forwardableRequestHeaders } from './headers.ts';
 import { MAX_PART_PLAINTEXT, partTarget } from './multipart.ts';
-import { checkMetadataSize, refuseEnvelopeHeaders } from './object-put.ts';
 import { encryptedObjectOf, firstString } from './object-read.ts';
 import { answerXml, readUpstreamText, relayResponse } from './relay.ts';
+import { checkMetadataSize } from './user-metadata.ts';
 
 type CopySource = { bucket: string; key: string; versionId: string | undefined };
 
@@ -73,7 +73,6 @@ async function headSource(exchange: Exchange, source: CopySource): Promise<Upstr
  */
 export async function copyObject(exchange: Exchange): Promise<void> {
   const { req, s3, deps } = exchange;
-  refuseEnvelopeHeaders(req.headers);
   const source = parseCopySource(firstHeader(req.headers, 'x-amz-copy-source'));
   const head = await headSource(exchange, source);
   const headers = forwardableRequestHeaders(req.headers, { dropIntegrity: true });

@@ -1,4 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
+import { isEnvelopeHeader } from '../envelope/metadata.ts';
 import { contentEncodingWithoutAwsChunked } from '../s3/aws-chunked/index.ts';
 import { isInboundIntegrityHeader } from '../s3/checksum.ts';
 
@@ -25,12 +26,24 @@ const CLIENT_SIGNING_HEADERS = new Set([
   'x-amz-security-token',
 ]);
 
+/**
+ * Request headers that change the shape of the upstream response body, which the proxy reads and
+ * rewrites (ciphertext, listings, part lists): `x-amz-te: append-md5` makes S3 append an MD5 to a
+ * GetObject body (the Java SDK v2 sends it); `accept-encoding` lets a store or CDN in front of it
+ * compress what the proxy must parse. `te` is hop-by-hop and dropped above. See docs/SECURITY.md.
+ */
+const RESPONSE_SHAPING_HEADERS = new Set(['x-amz-te', 'accept-encoding']);
+
 export type ForwardOptions = {
   /** Drop Content-MD5 and x-amz-checksum-*: true when the body is re-encoded on the way. */
   dropIntegrity: boolean;
 };
 
-/** The client's request headers as they may go upstream: lower-case, single-valued, without signing or connection headers. */
+/**
+ * The client's request headers as they may go upstream: lower-case, single-valued, without signing or
+ * connection headers. Envelope headers are never forwarded as given (R-ENC-6): copy tools send back what
+ * HEAD showed them, envelope included, and the proxy writes its own wherever an object gets one.
+ */
 export function forwardableRequestHeaders(
   headers: IncomingHttpHeaders,
   options: ForwardOptions,
@@ -38,6 +51,7 @@ export function forwardableRequestHeaders(
   const result: Record<string, string> = {};
   for (const [name, value] of Object.entries(headers)) {
     if (value === undefined || CONNECTION_HEADERS.has(name) || CLIENT_SIGNING_HEADERS.has(name)) continue;
+    if (isEnvelopeHeader(name) || RESPONSE_SHAPING_HEADERS.has(name)) continue;
     if (name === 'x-amz-decoded-content-length' || name === 'x-amz-trailer') continue;
     if (options.dropIntegrity && isInboundIntegrityHeader(name)) continue;
     if (name === 'content-encoding') {

@@ -17,9 +17,9 @@ import { uploadClientBody } from './encrypted-upload.ts';
 import { translateConditions, upstreamETagCondition } from './etag.ts';
 import { type Exchange, objectResource, partNumberOf, queryValue } from './exchange.ts';
 import { firstHeader, forwardableRequestHeaders } from './headers.ts';
-import { checkMetadataSize, refuseEnvelopeHeaders } from './object-put.ts';
 import { bufferedRequestBody } from './passthrough.ts';
 import { answerXml, readUpstreamText, relayResponse } from './relay.ts';
+import { checkMetadataSize } from './user-metadata.ts';
 
 /** S3's largest part, counted in what is stored: the part header and the tags come out of it. */
 const MAX_STORED_PART_SIZE = 5 * 1024 ** 3;
@@ -32,7 +32,6 @@ export const MAX_PART_PLAINTEXT = maxPartPlaintextSize(MAX_STORED_PART_SIZE);
  */
 export async function createMultipartUpload(exchange: Exchange): Promise<void> {
   const { req, s3, deps } = exchange;
-  refuseEnvelopeHeaders(req.headers);
   const headers = forwardableRequestHeaders(req.headers, { dropIntegrity: true });
   Object.assign(headers, multipartEnvelopeHeaders());
   checkMetadataSize(headers, objectResource(s3));

@@ -1,17 +1,14 @@
-import type { IncomingHttpHeaders } from 'node:http';
-import { envelopeToHeaders, isEnvelopeHeader } from '../envelope/metadata.ts';
+import { envelopeToHeaders } from '../envelope/metadata.ts';
 import { createSealStream } from '../envelope/seal.ts';
 import { ciphertextSize } from '../envelope/size.ts';
-import { S3Error } from '../s3/errors.ts';
-import { clientBody } from './client-body.ts';
+import { clientBody, declaresPlaintextLength } from './client-body.ts';
 import { freshDataKey } from './data-key.ts';
 import { uploadClientBody } from './encrypted-upload.ts';
 import { translateConditions } from './etag.ts';
 import { type Exchange, objectResource } from './exchange.ts';
 import { forwardableRequestHeaders } from './headers.ts';
-
-/** S3 limits user metadata to 2 KB, counted as the UTF-8 bytes of names (without the prefix) and values. */
-const USER_METADATA_LIMIT = 2048;
+import { putStreamedObject } from './object-put-streamed.ts';
+import { checkMetadataSize } from './user-metadata.ts';
 
 /**
  * PutObject: the body is decoded (aws-chunked), checked against the client's checksums and sealed while
@@ -20,7 +17,7 @@ const USER_METADATA_LIMIT = 2048;
  */
 export async function putObject(exchange: Exchange): Promise<void> {
   const { req, deps, s3 } = exchange;
-  refuseEnvelopeHeaders(req.headers);
+  if (!declaresPlaintextLength(req.headers)) return putStreamedObject(exchange);
   const body = clientBody(exchange, {
     maxSize: deps.maxObjectSize,
     describe: (size) =>
@@ -43,30 +40,4 @@ export async function putObject(exchange: Exchange): Promise<void> {
     headers,
     dek,
   });
-}
-
-export function refuseEnvelopeHeaders(headers: IncomingHttpHeaders): void {
-  for (const name of Object.keys(headers)) {
-    if (isEnvelopeHeader(name)) {
-      throw new S3Error(
-        'InvalidArgument',
-        `The metadata header ${name} is reserved for the encryption envelope and cannot be set by clients.`,
-      );
-    }
-  }
-}
-
-export function checkMetadataSize(headers: Record<string, string>, resource: string): void {
-  let size = 0;
-  for (const [name, value] of Object.entries(headers)) {
-    if (name.startsWith('x-amz-meta-'))
-      size += Buffer.byteLength(name.slice('x-amz-meta-'.length)) + Buffer.byteLength(value);
-  }
-  if (size > USER_METADATA_LIMIT) {
-    throw new S3Error(
-      'MetadataTooLarge',
-      `User metadata and the encryption envelope together take ${size} bytes; S3 allows ${USER_METADATA_LIMIT}.`,
-      { resource },
-    );
-  }
 }

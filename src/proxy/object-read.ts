@@ -17,7 +17,9 @@ export type ReadRequest = {
 
 export function readRequest(exchange: Exchange): ReadRequest {
   const { req, s3 } = exchange;
-  const headers = forwardableRequestHeaders(req.headers, { dropIntegrity: false });
+  // A read carries no body to check; request checksums and checksum mode would only describe ciphertext.
+  const headers = forwardableRequestHeaders(req.headers, { dropIntegrity: true });
+  delete headers['x-amz-checksum-mode'];
   for (const name of ['if-match', 'if-none-match']) {
     const value = headers[name];
     if (value !== undefined) headers[name] = upstreamETagCondition(value);

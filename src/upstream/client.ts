@@ -1,13 +1,22 @@
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { fromNodeProviderChain } from '@aws-sdk/credential-providers';
 import { Hash } from '@smithy/hash-node';
 import { SignatureV4 } from '@smithy/signature-v4';
 import type { AwsCredentialIdentityProvider } from '@smithy/types';
 import { Agent, type Dispatcher } from 'undici';
+import { S3Error } from '../s3/errors.ts';
 import { canonicalQueryString, encodeKeyPath, encodeRfc3986 } from '../s3/uri.ts';
+import { errorXml } from '../s3/xml/error.ts';
+import { BucketRegions, hostnameForRegion, mayBeWrongRegion, regionFromAnswer } from './bucket-region.ts';
 
 export const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
 export const UNSIGNED_PAYLOAD = 'UNSIGNED-PAYLOAD';
+
+/**
+ * The methods undici sends `Content-Length: 0` for when the body is empty; on any other method it leaves
+ * the header off the wire (RFC 9110 §8.6), so it must not be signed there either (COMPAT 24).
+ */
+const METHODS_WITH_PAYLOAD = new Set(['PUT', 'POST', 'PATCH']);
 
 export type UpstreamAddressing = 'auto' | 'path' | 'virtual';
 
@@ -48,6 +57,7 @@ export class UpstreamClient {
   readonly #agent: Agent;
   readonly #signer: SignatureV4;
   readonly #origin: string;
+  readonly #regions: BucketRegions;
 
   constructor(options: UpstreamOptions) {
     this.#options = options;
@@ -67,6 +77,7 @@ export class UpstreamClient {
       uriEscapePath: false,
       applyChecksum: false,
     });
+    this.#regions = new BucketRegions(options.region);
   }
 
   get origin(): string {
@@ -78,7 +89,8 @@ export class UpstreamClient {
     bucket: string | undefined,
     key: string | undefined,
   ): { host: string; path: string; hostname: string } {
-    const { hostname, port, protocol, basePath } = this.#options.endpoint;
+    const { port, protocol, basePath } = this.#options.endpoint;
+    const hostname = hostnameForRegion(this.#options.endpoint.hostname, this.#regions.regionOf(bucket));
     const defaultPort = protocol === 'https:' ? 443 : 80;
     const hostSuffix = port === defaultPort ? '' : `:${port}`;
     const keyPath = key === undefined ? '' : `/${encodeKeyPath(key)}`;
@@ -96,39 +108,63 @@ export class UpstreamClient {
     return { host: `${hostHeader}${hostSuffix}`, hostname, path: `${basePath}${bucketPath}` };
   }
 
+  /**
+   * Sends one request, signed for the bucket's region. A wrong-region answer (COMPAT 20) teaches the
+   * bucket's region; a request without a body or with a Buffer body is then signed anew and sent once
+   * more. A streamed body cannot be replayed: the client gets 503 SlowDown, which SDKs retry, and the
+   * retry goes to the learned region.
+   */
   async send(request: UpstreamRequest): Promise<UpstreamResponse> {
+    const region = this.#regions.regionOf(request.bucket);
+    const response = await this.#sendSigned(request, region);
+    if (request.bucket === undefined || !mayBeWrongRegion(response.status)) return response;
+    const { answer, named } = await examineRegion(response);
+    if (named === undefined || named === region) return answer;
+    this.#regions.remember(request.bucket, named);
+    if (request.body === undefined || Buffer.isBuffer(request.body)) return this.#sendSigned(request, named);
+    answer.body.resume();
+    return synthesizedError(
+      new S3Error(
+        'SlowDown',
+        `Bucket ${request.bucket} is in region ${named}, not ${region}; retry, the proxy now signs for ${named}.`,
+      ),
+    );
+  }
+
+  async #sendSigned(request: UpstreamRequest, region: string): Promise<UpstreamResponse> {
     const { host, path, hostname } = this.target(request.bucket, request.key);
     const query = request.query ?? [];
     const headers: Record<string, string> = { ...request.headers, host };
-    if (request.body !== undefined) {
-      const length = Buffer.isBuffer(request.body) ? request.body.length : request.contentLength;
+    const body = Buffer.isBuffer(request.body) && request.body.length === 0 ? undefined : request.body;
+    if (body !== undefined) {
+      const length = Buffer.isBuffer(body) ? body.length : request.contentLength;
       if (length === undefined) throw new Error('upstream request with a stream body needs a content length');
       headers['content-length'] = String(length);
-    } else if (['PUT', 'POST'].includes(request.method)) {
+    } else if (METHODS_WITH_PAYLOAD.has(request.method)) {
       headers['content-length'] = '0';
     }
     if (headers['x-amz-content-sha256'] === undefined) {
-      headers['x-amz-content-sha256'] =
-        request.body === undefined || (Buffer.isBuffer(request.body) && request.body.length === 0)
-          ? EMPTY_SHA256
-          : UNSIGNED_PAYLOAD;
+      headers['x-amz-content-sha256'] = body === undefined ? EMPTY_SHA256 : UNSIGNED_PAYLOAD;
     }
-    const signed = await this.#signer.sign({
-      method: request.method,
-      protocol: this.#options.endpoint.protocol,
-      hostname,
-      port: this.#options.endpoint.port,
-      path,
-      query: queryRecord(query),
-      headers,
-    });
+    const signed = await this.#signer.sign(
+      {
+        method: request.method,
+        protocol: this.#options.endpoint.protocol,
+        hostname,
+        port: this.#options.endpoint.port,
+        path,
+        query: queryRecord(query),
+        headers,
+      },
+      { signingRegion: region },
+    );
     const queryString = canonicalQueryString(query);
     const response = await this.#agent.request({
       origin: this.#originFor(hostname),
       path: queryString === '' ? path : `${path}?${queryString}`,
       method: request.method as Dispatcher.HttpMethod,
       headers: signed.headers,
-      body: request.body ?? null,
+      body: body ?? null,
       signal: request.signal ?? null,
     });
     return { status: response.statusCode, headers: response.headers, body: response.body };
@@ -150,6 +186,49 @@ export class UpstreamClient {
     if (addressing === 'virtual') return true;
     return endpoint.hostname.endsWith('.amazonaws.com') && !bucket.includes('.');
   }
+}
+
+/** Error replies the proxy reads to find a region in are small; a longer one is not a region error. */
+const MAX_REGION_ERROR_BODY = 64 * 1024;
+
+/** The region a possible wrong-region answer names, and the answer itself with its body still readable. */
+async function examineRegion(
+  response: UpstreamResponse,
+): Promise<{ answer: UpstreamResponse; named: string | undefined }> {
+  const headerRegion = headerValue(response.headers, 'x-amz-bucket-region');
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of response.body) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_REGION_ERROR_BODY) {
+      response.body.destroy();
+      return { answer: { ...response, body: replayableBody(Buffer.concat(chunks)) }, named: undefined };
+    }
+    chunks.push(chunk as Buffer);
+  }
+  const text = Buffer.concat(chunks);
+  const named = regionFromAnswer(
+    response.status,
+    headerRegion,
+    text.length === 0 ? undefined : text.toString('utf8'),
+  );
+  return { answer: { ...response, body: replayableBody(text) }, named };
+}
+
+function replayableBody(bytes: Buffer): UpstreamResponse['body'] {
+  return Object.assign(Readable.from(bytes.length === 0 ? [] : [bytes]), {
+    text: async () => bytes.toString('utf8'),
+  });
+}
+
+/** An answer of the proxy's own in the place of the upstream's, for callers that relay what they get. */
+function synthesizedError(error: S3Error): UpstreamResponse {
+  const body = Buffer.from(errorXml(error, ''), 'utf8');
+  return {
+    status: error.status,
+    headers: { 'content-type': 'application/xml', 'content-length': String(body.length) },
+    body: replayableBody(body),
+  };
 }
 
 function queryRecord(query: ReadonlyArray<readonly [string, string]>): Record<string, string | string[]> {

@@ -5,23 +5,14 @@ Run by test/compat/python-clients.test.ts with PROXY_ENDPOINT, BUCKET and WORKDI
 import os
 import sys
 
-import boto3
 from boto3.s3.transfer import TransferConfig
-from botocore.config import Config
 
-from patterns import pattern
+from patterns import pattern, proxy_client
 
 
 def main() -> int:
-    endpoint, bucket, workdir = os.environ["PROXY_ENDPOINT"], os.environ["BUCKET"], os.environ["WORKDIR"]
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="AKIDBOTO3CLIENT",
-        aws_secret_access_key="boto3-client-secret",
-        config=Config(s3={"addressing_style": "path"}),
-    )
+    bucket, workdir = os.environ["BUCKET"], os.environ["WORKDIR"]
+    s3 = proxy_client()
     s3.create_bucket(Bucket=bucket)
     failures = []
     cases = [

@@ -6,26 +6,16 @@ import io
 import os
 import sys
 
-import boto3
 from boto3.s3.transfer import TransferConfig
-from botocore.config import Config
 
-from patterns import pattern
+from patterns import pattern, proxy_client
 
 SIZES = [0, 1, 65535, 65536, 65537, 1024 * 1024 + 3, 20 * 1024 * 1024]
 
 
 def main() -> int:
-    endpoint = os.environ["PROXY_ENDPOINT"]
     bucket = os.environ["BUCKET"]
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="AKIDBOTO3CLIENT",
-        aws_secret_access_key="boto3-client-secret",
-        config=Config(s3={"addressing_style": "path"}),
-    )
+    s3 = proxy_client()
     s3.create_bucket(Bucket=bucket)
     failures = []
     for size in SIZES:

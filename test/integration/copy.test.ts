@@ -139,19 +139,102 @@ describe('copies keep the envelope valid', () => {
     );
   });
 
-  it('client envelope metadata is refused on a REPLACE copy', async () => {
-    await assert.rejects(
-      client.send(
-        new CopyObjectCommand({
-          Bucket: bucket,
-          Key: 'forged',
-          CopySource: `${bucket}/source`,
-          MetadataDirective: 'REPLACE',
-          Metadata: { 'cloudtaser-dek': 'x' },
-        }),
-      ),
-      (error: unknown) => httpStatusOf(error) === 400,
+  // Managed copies (s3transfer, AWS CLI v2, Java's S3TransferManager, mc) HEAD the source and send back
+  // every x-amz-meta-* they saw, the proxy's envelope included (COMPAT 23, R-ENC-6).
+  const storedMetadata = async (b: string, key: string) =>
+    (await direct.send(new HeadObjectCommand({ Bucket: b, Key: key }))).Metadata ?? {};
+
+  it('a REPLACE copy that sends back the metadata HEAD showed, envelope included, keeps the source envelope and reads back', async () => {
+    const head = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: 'source' }));
+    assert.equal(head.Metadata?.['cloudtaser-format'], 'v1', 'HEAD shows the envelope to the client');
+    await client.send(
+      new CopyObjectCommand({
+        Bucket: bucket,
+        Key: 'managed-copy',
+        CopySource: `${bucket}/source`,
+        MetadataDirective: 'REPLACE',
+        Metadata: { ...head.Metadata, colour: 'green' },
+      }),
     );
+    assert.ok((await read(bucket, 'managed-copy')).equals(plaintext));
+    const source = await storedMetadata(bucket, 'source');
+    const copy = await storedMetadata(bucket, 'managed-copy');
+    assert.equal(copy.colour, 'green');
+    for (const name of ['cloudtaser-format', 'cloudtaser-dek', 'cloudtaser-nonce', 'cloudtaser-size'])
+      assert.equal(copy[name], source[name], name);
+  });
+
+  it('a forged envelope on a REPLACE copy is dropped: the proxy writes the source envelope, not the client one', async () => {
+    await client.send(
+      new CopyObjectCommand({
+        Bucket: bucket,
+        Key: 'forged',
+        CopySource: `${bucket}/source`,
+        MetadataDirective: 'REPLACE',
+        Metadata: { 'cloudtaser-dek': 'vault:v1:forged', 'cloudtaser-size': '1', 'cloudtaser-extra': 'x' },
+      }),
+    );
+    assert.ok((await read(bucket, 'forged')).equals(plaintext));
+    const source = await storedMetadata(bucket, 'source');
+    const copy = await storedMetadata(bucket, 'forged');
+    assert.equal(copy['cloudtaser-dek'], source['cloudtaser-dek']);
+    assert.equal(copy['cloudtaser-size'], String(plaintext.length));
+    assert.equal(copy['cloudtaser-extra'], undefined, 'no client header of the envelope prefix is stored');
+  });
+
+  it('PutObject with envelope headers stores the proxy envelope and reads back', async () => {
+    await client.send(
+      new PutObjectCommand({
+        Bucket: bucket,
+        Key: 'put-forged',
+        Body: plaintext,
+        Metadata: { 'cloudtaser-format': 'v1-multipart', 'cloudtaser-dek': 'vault:v1:forged', colour: 'red' },
+      }),
+    );
+    assert.ok((await read(bucket, 'put-forged')).equals(plaintext));
+    const stored = await storedMetadata(bucket, 'put-forged');
+    assert.equal(stored['cloudtaser-format'], 'v1');
+    assert.notEqual(stored['cloudtaser-dek'], 'vault:v1:forged');
+    assert.equal(stored.colour, 'red');
+  });
+
+  it('a multipart copy that sends a single-part source envelope on CreateMultipartUpload gets the multipart envelope and reads back', async () => {
+    const head = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: 'source' }));
+    const { UploadId } = await client.send(
+      new CreateMultipartUploadCommand({
+        Bucket: bucket,
+        Key: 'managed-mp-copy',
+        Metadata: head.Metadata,
+        ContentType: head.ContentType,
+      }),
+    );
+    const part = await client.send(
+      new UploadPartCopyCommand({
+        Bucket: bucket,
+        Key: 'managed-mp-copy',
+        UploadId,
+        PartNumber: 1,
+        CopySource: `${bucket}/source`,
+        CopySourceRange: `bytes=0-${plaintext.length - 1}`,
+      }),
+    );
+    await client.send(
+      new CompleteMultipartUploadCommand({
+        Bucket: bucket,
+        Key: 'managed-mp-copy',
+        UploadId,
+        MultipartUpload: { Parts: [{ PartNumber: 1, ETag: part.CopyPartResult?.ETag }] },
+      }),
+    );
+    assert.ok((await read(bucket, 'managed-mp-copy')).equals(plaintext));
+    const stored = await storedMetadata(bucket, 'managed-mp-copy');
+    assert.equal(stored['cloudtaser-format'], 'v1-multipart');
+    assert.equal(
+      stored['cloudtaser-dek'],
+      undefined,
+      "the source's single-part key is not stored on the copy",
+    );
+    assert.equal(stored.colour, 'red', 'user metadata is kept');
   });
 
   it('UploadPartCopy re-encrypts plaintext ranges of single-part, multipart and unencrypted sources into a readable object', async () => {

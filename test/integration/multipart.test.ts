@@ -300,19 +300,6 @@ describe('multipart uploads are encrypted part by part and read back exactly', (
     );
   });
 
-  it('client envelope metadata is refused at CreateMultipartUpload', async () => {
-    await assert.rejects(
-      client.send(
-        new CreateMultipartUploadCommand({
-          Bucket: bucket,
-          Key: 'forged-mp',
-          Metadata: { 'cloudtaser-format': 'v1' },
-        }),
-      ),
-      (error: unknown) => httpStatusOf(error) === 400,
-    );
-  });
-
   describe('tampering across parts is detected', () => {
     const sizes = [5 * MiB, 5 * MiB, 5 * MiB];
     let stored: Buffer;

@@ -3,6 +3,8 @@ import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
 
 export const VENV_BIN = resolve(import.meta.dirname, '..', '..', '.venv', 'bin');
+/** AWS CLI v2 has no PyPI package; scripts/install-tools.sh installs Debian's `awscli` (2.9.x). */
+export const AWS_CLI_V2 = '/usr/bin/aws';
 
 /**
  * Runs a command to its end and returns its exit code and interleaved output. The environment is only

@@ -21,9 +21,13 @@ export interface Relay {
 
 /**
  * A TCP relay on loopback in front of `target`, that a test can switch off and on again while the
- * address its clients hold stays the same. The relay never keeps the process alive by itself.
+ * address its clients hold stays the same; `onClientData` sees every byte the client sends (what a proxy
+ * in front of it puts on the wire). The relay never keeps the process alive by itself.
  */
-export async function startRelay(target: { host: string; port: number }): Promise<Relay> {
+export async function startRelay(
+  target: { host: string; port: number },
+  options: { onClientData?: (chunk: Buffer) => void } = {},
+): Promise<Relay> {
   const forwarded = new Set<Socket>();
   const held = new Set<Socket>();
   let paused: PauseMode | null = null;
@@ -43,6 +47,7 @@ export async function startRelay(target: { host: string; port: number }): Promis
     };
     client.on('error', teardown).on('close', teardown);
     upstream.on('error', teardown).on('close', teardown);
+    if (options.onClientData) client.on('data', options.onClientData);
     client.pipe(upstream);
     upstream.pipe(client);
   }

@@ -49,3 +49,28 @@ export function serializeCompleteMultipartUpload(
 export function withoutChecksumElements(xml: string): string {
   return xml.replace(/<(Checksum[A-Za-z0-9]*)>[^<]*<\/\1>/g, '');
 }
+
+/** What an upstream reply to CreateMultipartUpload or CompleteMultipartUpload says, or the error it carries. */
+export type UpstreamMultipartReply = { uploadId?: string; etag?: string; errorCode?: string };
+
+/**
+ * Reads the upload id of an InitiateMultipartUploadResult, the ETag of a CompleteMultipartUploadResult, or
+ * the code of an <Error> (a CompleteMultipartUpload can fail after its 200, COMPAT 13).
+ */
+export function parseUpstreamMultipartReply(xml: string): UpstreamMultipartReply {
+  let document: Record<string, Record<string, unknown> | undefined>;
+  try {
+    document = parser.parse(xml) as typeof document;
+  } catch {
+    return { errorCode: 'MalformedXML' };
+  }
+  const text = (value: unknown) => (typeof value === 'string' && value !== '' ? value : undefined);
+  const error = document.Error;
+  if (error !== undefined) return { errorCode: text(error.Code) ?? 'InternalError' };
+  const reply: UpstreamMultipartReply = {};
+  const uploadId = text(document.InitiateMultipartUploadResult?.UploadId);
+  const etag = text(document.CompleteMultipartUploadResult?.ETag);
+  if (uploadId !== undefined) reply.uploadId = uploadId;
+  if (etag !== undefined) reply.etag = etag;
+  return reply;
+}

@@ -1,0 +1,68 @@
+import { request } from 'node:http';
+import { crc32 } from 'node:zlib';
+
+export type RawResponse = {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+  /** The body as received, for binary content. */
+  bytes: Buffer;
+  sentContinue: boolean;
+};
+
+/**
+ * A hand-made request, to send exactly the headers and bytes a client may send, including ones `fetch`
+ * would change (it drops `Content-Length: 0` on a DELETE, as undici does) or wrong ones.
+ */
+export function rawRequest(
+  url: string,
+  options: { method: string; headers: Record<string, string>; body?: Buffer; expectContinue?: boolean },
+): Promise<RawResponse> {
+  return new Promise((resolve, reject) => {
+    let sentContinue = false;
+    const req = request(url, { method: options.method, headers: options.headers });
+    req.on('continue', () => {
+      sentContinue = true;
+      req.end(options.body);
+    });
+    req.on('response', (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        resolve({
+          status: res.statusCode ?? 0,
+          headers: res.headers,
+          body: Buffer.concat(chunks).toString(),
+          bytes: Buffer.concat(chunks),
+          sentContinue,
+        });
+        // Answered without a 100 Continue: the body was never sent and never will be.
+        if (options.expectContinue && !sentContinue) req.destroy();
+      });
+    });
+    req.on('error', reject);
+    if (!options.expectContinue) req.end(options.body);
+  });
+}
+
+/** The framing aws-sdk-js v3 uses by default: unsigned chunks and a checksum trailer. */
+export function awsChunkedWithTrailer(
+  data: Buffer,
+  trailerName: string,
+  trailerValue: string,
+  chunkSize = 65536,
+): Buffer {
+  const parts: Buffer[] = [];
+  for (let offset = 0; offset < data.length; offset += chunkSize) {
+    const chunk = data.subarray(offset, offset + chunkSize);
+    parts.push(Buffer.from(`${chunk.length.toString(16)}\r\n`), chunk, Buffer.from('\r\n'));
+  }
+  parts.push(Buffer.from(`0\r\n${trailerName}:${trailerValue}\r\n\r\n`));
+  return Buffer.concat(parts);
+}
+
+export function crc32Base64(data: Buffer): string {
+  const value = Buffer.alloc(4);
+  value.writeUInt32BE(crc32(data));
+  return value.toString('base64');
+}
