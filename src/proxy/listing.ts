@@ -1,9 +1,11 @@
 import { multipartListingPlaintextSize, partPlaintextSize, plaintextSize } from '../envelope/index.ts';
+import { responseRuleOf } from '../s3/operations.ts';
 import { withoutChecksumElements } from '../s3/xml/complete-multipart.ts';
 import { type EntryRewrite, rewriteListingEntries } from '../s3/xml/listing.ts';
 import { presentETag } from './etag.ts';
 import type { Exchange } from './exchange.ts';
 import { forwardableRequestHeaders } from './headers.ts';
+import { checkUpstreamAnswer, relayCheckedResponse } from './passthrough-response.ts';
 import { answerXml, readUpstreamText, relayResponse } from './relay.ts';
 
 const MULTIPART_ETAG = /^"?[0-9a-fA-F]{32}-(\d+)"?$/;
@@ -47,11 +49,16 @@ async function rewriteListing(
     query: s3.query,
     headers: forwardableRequestHeaders(req.headers, { dropIntegrity: false }),
   });
+  // ListParts is an object-level read: an upstream that fell back to GetObject must not have its answer relayed.
+  const answer = responseRuleOf(s3.row);
   if (response.status !== 200) {
-    await relayResponse(exchange, response);
+    if (answer === undefined) await relayResponse(exchange, response);
+    else await relayCheckedResponse(exchange, response, s3.operation, answer);
     return;
   }
-  const xml = rewriteListingEntries(await readUpstreamText(response), rewrite, elements);
+  const text = await readUpstreamText(response);
+  if (answer !== undefined) checkUpstreamAnswer(exchange, response, Buffer.from(text), s3.operation, answer);
+  const xml = rewriteListingEntries(text, rewrite, elements);
   answerXml(exchange, response, withoutChecksumElements(xml));
 }
 

@@ -17,7 +17,7 @@ import { uploadClientBody } from './encrypted-upload.ts';
 import { translateConditions, upstreamETagCondition } from './etag.ts';
 import { type Exchange, objectResource, partNumberOf, queryValue } from './exchange.ts';
 import { firstHeader, forwardableRequestHeaders } from './headers.ts';
-import { bufferedRequestBody } from './passthrough.ts';
+import { bufferedRequestBody } from './passthrough-body.ts';
 import { answerXml, readUpstreamText, relayResponse } from './relay.ts';
 import { checkMetadataSize } from './user-metadata.ts';
 

@@ -1,9 +1,11 @@
 import { partPlaintextSize } from '../envelope/index.ts';
+import { responseRuleOf } from '../s3/operations.ts';
 import { rewriteListingEntries } from '../s3/xml/listing.ts';
 import { presentETag } from './etag.ts';
 import type { Exchange } from './exchange.ts';
 import { forwardableRequestHeaders } from './headers.ts';
 import { encryptedObjectOf, readRequest } from './object-read.ts';
+import { checkUpstreamAnswer, relayCheckedResponse } from './passthrough-response.ts';
 import { answerXml, readUpstreamText, relayResponse } from './relay.ts';
 
 /**
@@ -29,11 +31,14 @@ export async function getObjectAttributes(exchange: Exchange): Promise<void> {
     query: s3.query,
     headers: forwardableRequestHeaders(req.headers, { dropIntegrity: false }),
   });
+  const answer = responseRuleOf(s3.row);
   if (response.status !== 200 || object === undefined) {
-    await relayResponse(exchange, response);
+    if (answer === undefined) await relayResponse(exchange, response);
+    else await relayCheckedResponse(exchange, response, s3.operation, answer);
     return;
   }
   let xml = await readUpstreamText(response);
+  if (answer !== undefined) checkUpstreamAnswer(exchange, response, Buffer.from(xml), s3.operation, answer);
   xml = xml.replace(/<ObjectSize>\d+<\/ObjectSize>/, `<ObjectSize>${object.plainSize}</ObjectSize>`);
   xml = xml.replace(/<ETag>([^<]*)<\/ETag>/, (_whole, etag: string) => {
     const quoted = etag.includes('"') || etag.includes('&quot;');

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { classifyRequest, type S3Request } from '../s3/classify.ts';
 import { withoutClientAuthQuery } from '../s3/client-auth.ts';
-import { handlingOf } from '../s3/operations.ts';
+import type { HandledOperation } from '../s3/operations.ts';
 import { copyObject, uploadPartCopy } from './copy.ts';
 import type { Exchange, ProxyDeps } from './exchange.ts';
 import { sendError } from './failure.ts';
@@ -17,8 +17,8 @@ import { refuse } from './refuse.ts';
 
 type Handler = (exchange: Exchange) => Promise<void>;
 
-/** The handlers this version implements, by operation; anything declared encrypt/decrypt but absent here is refused. */
-const OBJECT_HANDLERS: Partial<Record<S3Request['operation'], Handler>> = {
+/** The handlers of the operations the proxy implements itself, one for each handled row of the table. */
+const HANDLERS: Readonly<Record<HandledOperation, Handler>> = {
   PutObject: putObject,
   CreateMultipartUpload: createMultipartUpload,
   UploadPart: uploadPart,
@@ -34,11 +34,12 @@ const OBJECT_HANDLERS: Partial<Record<S3Request['operation'], Handler>> = {
   ListObjectVersions: listObjects,
 };
 
+/** The row decides: refused, passed through under its body and response rules, or handled. */
 function handlerFor(s3: S3Request): Handler {
-  const { handling } = handlingOf(s3.operation);
-  if (handling === 'passthrough') return passthrough;
-  if (handling === 'refuse') return refuse;
-  return OBJECT_HANDLERS[s3.operation] ?? refuse;
+  const { row } = s3;
+  if (row === undefined || row.treatment === 'refuse') return refuse;
+  if (row.treatment === 'passthrough') return (exchange) => passthrough(exchange, row);
+  return HANDLERS[row.operation];
 }
 
 export type ProxyRequestHandler = (

@@ -1,13 +1,23 @@
 /**
- * Request → S3 operation (R-S3-1), path-style and virtual-hosted-style, following the HTTP bindings of
- * the S3 API model (method, sub-resource query keys, a few headers). The one place that decides what a
- * request is: anything it cannot name exactly becomes `Unknown`, which the operations table refuses.
+ * Request → row of the operations table (R-S3-1), path-style and virtual-hosted-style. The target is cut
+ * into bucket, key and query here; which operation that is, and what happens to it, is the table's
+ * (src/s3/operations.ts). A request that matches no row exactly becomes `Unknown`, which is refused.
  *
  * The key is cut from the raw request target and percent-decoded once, never normalised: `a//b`, `./x`,
  * `../y` and a trailing `/` are distinct S3 keys, and WHATWG `URL` would resolve or merge them.
  */
+import { isSigV4QueryParameter } from './client-auth.ts';
 import { S3Error } from './errors.ts';
-import type { OperationName } from './operations.ts';
+import {
+  KNOWN_QUERY_NAMES,
+  KNOWN_SUBRESOURCES,
+  type Level,
+  OPERATION_ROWS,
+  type OperationName,
+  type OperationRow,
+  type QueryRequirement,
+  SELECTING_HEADERS,
+} from './operations.ts';
 
 export interface ClassifiableRequest {
   readonly method: string;
@@ -26,240 +36,20 @@ export interface ClassifyOptions {
 
 export interface S3Request {
   readonly operation: OperationName;
+  /** The row of the operations table the request matched; absent exactly when `operation` is `Unknown`. */
+  readonly row?: OperationRow;
   readonly bucket?: string;
   readonly key?: string;
-  /** Decoded name/value pairs in the order received; a valueless sub-resource (`?uploads`) has value ''. */
+  /**
+   * Decoded name/value pairs in the order received; a valueless sub-resource (`?uploads`) has value ''.
+   * S3's ignored `x-` parameters are left out: they select nothing here and are never forwarded.
+   */
   readonly query: [string, string][];
   /** Everything after the first `?`, exactly as received. */
   readonly rawQuery: string;
   /** Why the operation is `Unknown`, for the refusal message and the log. */
   readonly unknownReason?: string;
 }
-
-/**
- * Query keys that select an operation. Any two of them together name no operation, so a request carrying
- * an unexpected combination is Unknown rather than guessed at.
- */
-const SUBRESOURCES = new Set([
-  'abac',
-  'accelerate',
-  'acl',
-  'analytics',
-  'annotation',
-  'attributes',
-  'cors',
-  'delete',
-  'encryption',
-  'intelligent-tiering',
-  'inventory',
-  'legal-hold',
-  'lifecycle',
-  'list-type',
-  'location',
-  'logging',
-  'metadataAnnotationTable',
-  'metadataConfiguration',
-  'metadataInventoryTable',
-  'metadataJournalTable',
-  'metadataTable',
-  'metrics',
-  'notification',
-  'object-lock',
-  'ownershipControls',
-  'partNumber',
-  'policy',
-  'policyStatus',
-  'publicAccessBlock',
-  'renameObject',
-  'replication',
-  'requestPayment',
-  'restore',
-  'retention',
-  'select',
-  'session',
-  'tagging',
-  'torrent',
-  'uploadId',
-  'uploads',
-  'versioning',
-  'versions',
-  'website',
-]);
-
-/**
- * Query parameters that refine an operation without changing which one it is. Anything outside these two
- * sets (other than S3's ignored `x-*` parameters) may be a sub-resource this proxy does not know, so the
- * request is Unknown.
- */
-const PARAMETERS = new Set([
-  // listings
-  'bucket-region',
-  'continuation-token',
-  'delimiter',
-  'encoding-type',
-  'fetch-owner',
-  'key-marker',
-  'marker',
-  'max-buckets',
-  'max-directory-buckets',
-  'max-keys',
-  'max-parts',
-  'max-uploads',
-  'part-number-marker',
-  'prefix',
-  'start-after',
-  'upload-id-marker',
-  'version-id-marker',
-  // objects and configurations
-  'annotation-prefix',
-  'annotationName',
-  'id',
-  'max-annotation-results',
-  'response-cache-control',
-  'response-content-disposition',
-  'response-content-encoding',
-  'response-content-language',
-  'response-content-type',
-  'response-expires',
-  'select-type',
-  'versionId',
-  // presigned SigV2 (SigV4 presigning uses X-Amz-*, covered by the x- rule)
-  'AWSAccessKeyId',
-  'Expires',
-  'Signature',
-]);
-
-/** S3 ignores query parameters that begin with `x-` (SDKs send `x-id`, presigned URLs `X-Amz-*`). */
-const isIgnoredParameter = (name: string): boolean =>
-  name.length >= 2 && (name[0] === 'x' || name[0] === 'X') && name[1] === '-';
-
-type Rule = OperationName | { readonly withId: OperationName; readonly withoutId: OperationName };
-
-/** Bucket-level rules by method, keyed by the one sub-resource present ('' for none). */
-const BUCKET_RULES: Readonly<Record<string, Readonly<Record<string, Rule>>>> = {
-  GET: {
-    '': 'ListObjects',
-    'list-type': 'ListObjectsV2',
-    versions: 'ListObjectVersions',
-    uploads: 'ListMultipartUploads',
-    location: 'GetBucketLocation',
-    session: 'CreateSession',
-    abac: 'GetBucketAbac',
-    accelerate: 'GetBucketAccelerateConfiguration',
-    acl: 'GetBucketAcl',
-    analytics: { withId: 'GetBucketAnalyticsConfiguration', withoutId: 'ListBucketAnalyticsConfigurations' },
-    cors: 'GetBucketCors',
-    encryption: 'GetBucketEncryption',
-    'intelligent-tiering': {
-      withId: 'GetBucketIntelligentTieringConfiguration',
-      withoutId: 'ListBucketIntelligentTieringConfigurations',
-    },
-    inventory: { withId: 'GetBucketInventoryConfiguration', withoutId: 'ListBucketInventoryConfigurations' },
-    lifecycle: 'GetBucketLifecycleConfiguration',
-    logging: 'GetBucketLogging',
-    metadataConfiguration: 'GetBucketMetadataConfiguration',
-    metadataTable: 'GetBucketMetadataTableConfiguration',
-    metrics: { withId: 'GetBucketMetricsConfiguration', withoutId: 'ListBucketMetricsConfigurations' },
-    notification: 'GetBucketNotificationConfiguration',
-    'object-lock': 'GetObjectLockConfiguration',
-    ownershipControls: 'GetBucketOwnershipControls',
-    policy: 'GetBucketPolicy',
-    policyStatus: 'GetBucketPolicyStatus',
-    publicAccessBlock: 'GetPublicAccessBlock',
-    replication: 'GetBucketReplication',
-    requestPayment: 'GetBucketRequestPayment',
-    tagging: 'GetBucketTagging',
-    versioning: 'GetBucketVersioning',
-    website: 'GetBucketWebsite',
-  },
-  HEAD: { '': 'HeadBucket' },
-  PUT: {
-    '': 'CreateBucket',
-    abac: 'PutBucketAbac',
-    accelerate: 'PutBucketAccelerateConfiguration',
-    acl: 'PutBucketAcl',
-    analytics: 'PutBucketAnalyticsConfiguration',
-    cors: 'PutBucketCors',
-    encryption: 'PutBucketEncryption',
-    'intelligent-tiering': 'PutBucketIntelligentTieringConfiguration',
-    inventory: 'PutBucketInventoryConfiguration',
-    lifecycle: 'PutBucketLifecycleConfiguration',
-    logging: 'PutBucketLogging',
-    metadataAnnotationTable: 'UpdateBucketMetadataAnnotationTableConfiguration',
-    metadataInventoryTable: 'UpdateBucketMetadataInventoryTableConfiguration',
-    metadataJournalTable: 'UpdateBucketMetadataJournalTableConfiguration',
-    metrics: 'PutBucketMetricsConfiguration',
-    notification: 'PutBucketNotificationConfiguration',
-    'object-lock': 'PutObjectLockConfiguration',
-    ownershipControls: 'PutBucketOwnershipControls',
-    policy: 'PutBucketPolicy',
-    publicAccessBlock: 'PutPublicAccessBlock',
-    replication: 'PutBucketReplication',
-    requestPayment: 'PutBucketRequestPayment',
-    tagging: 'PutBucketTagging',
-    versioning: 'PutBucketVersioning',
-    website: 'PutBucketWebsite',
-  },
-  DELETE: {
-    '': 'DeleteBucket',
-    analytics: 'DeleteBucketAnalyticsConfiguration',
-    cors: 'DeleteBucketCors',
-    encryption: 'DeleteBucketEncryption',
-    'intelligent-tiering': 'DeleteBucketIntelligentTieringConfiguration',
-    inventory: 'DeleteBucketInventoryConfiguration',
-    lifecycle: 'DeleteBucketLifecycle',
-    metadataConfiguration: 'DeleteBucketMetadataConfiguration',
-    metadataTable: 'DeleteBucketMetadataTableConfiguration',
-    metrics: 'DeleteBucketMetricsConfiguration',
-    ownershipControls: 'DeleteBucketOwnershipControls',
-    policy: 'DeleteBucketPolicy',
-    publicAccessBlock: 'DeletePublicAccessBlock',
-    replication: 'DeleteBucketReplication',
-    tagging: 'DeleteBucketTagging',
-    website: 'DeleteBucketWebsite',
-  },
-  POST: {
-    delete: 'DeleteObjects',
-    metadataConfiguration: 'CreateBucketMetadataConfiguration',
-    metadataTable: 'CreateBucketMetadataTableConfiguration',
-  },
-};
-
-/** Object-level rules by method; the sub-resource-less PUT and POST depend on headers and are decided in code. */
-const OBJECT_RULES: Readonly<Record<string, Readonly<Record<string, Rule>>>> = {
-  GET: {
-    '': 'GetObject',
-    uploadId: 'ListParts',
-    acl: 'GetObjectAcl',
-    annotation: { withId: 'GetObjectAnnotation', withoutId: 'ListObjectAnnotations' },
-    attributes: 'GetObjectAttributes',
-    'legal-hold': 'GetObjectLegalHold',
-    retention: 'GetObjectRetention',
-    tagging: 'GetObjectTagging',
-    torrent: 'GetObjectTorrent',
-  },
-  HEAD: { '': 'HeadObject' },
-  PUT: {
-    acl: 'PutObjectAcl',
-    annotation: 'PutObjectAnnotation',
-    encryption: 'UpdateObjectEncryption',
-    'legal-hold': 'PutObjectLegalHold',
-    renameObject: 'RenameObject',
-    retention: 'PutObjectRetention',
-    tagging: 'PutObjectTagging',
-  },
-  DELETE: {
-    '': 'DeleteObject',
-    uploadId: 'AbortMultipartUpload',
-    annotation: 'DeleteObjectAnnotation',
-    tagging: 'DeleteObjectTagging',
-  },
-  POST: {
-    uploads: 'CreateMultipartUpload',
-    uploadId: 'CompleteMultipartUpload',
-    restore: 'RestoreObject',
-  },
-};
 
 /** Bucket names as S3 has ever allowed them (legacy us-east-1 names included); anything else could alter the upstream URL. */
 const BUCKET_NAME = /^[A-Za-z0-9._-]{1,255}$/;
@@ -395,76 +185,130 @@ function splitTarget(request: ClassifiableRequest): Target {
   return { host, path, rawQuery };
 }
 
-interface Decision {
-  readonly operation: OperationName;
-  readonly unknownReason?: string;
+/** S3 ignores query parameters that begin with `x-` (SDKs send `x-id`, presigned URLs `X-Amz-*`). */
+const isIgnoredParameter = (name: string): boolean =>
+  name.length >= 2 && (name[0] === 'x' || name[0] === 'X') && name[1] === '-';
+
+/** Presigned SigV2 URLs for the proxy (their signature is replaced, src/s3/client-auth.ts). */
+const SIGV2_QUERY = new Set(['AWSAccessKeyId', 'Expires', 'Signature']);
+
+/** Every query name S3 knows, lower-cased, to name odd casing (`?Tagging`, `?partnumber`) in a refusal. */
+const KNOWN_BY_LOWER_CASE = new Map([...KNOWN_QUERY_NAMES].map((name) => [name.toLowerCase(), name]));
+
+type Decision = { readonly row: OperationRow } | { readonly unknownReason: string };
+
+function satisfies(requirement: QueryRequirement, value: string): boolean {
+  switch (requirement.value.kind) {
+    case 'empty':
+      return value === '';
+    case 'any':
+      return true;
+    case 'exactly':
+      return value === requirement.value.value;
+  }
 }
 
-const unknown = (unknownReason: string): Decision => ({ operation: 'Unknown', unknownReason });
-
-function pick(rule: Rule, query: readonly [string, string][], idParameter: string): OperationName {
-  if (typeof rule === 'string') return rule;
-  return query.some(([name]) => name === idParameter) ? rule.withId : rule.withoutId;
+function queryMatches(row: OperationRow, pairs: ReadonlyMap<string, string>): boolean {
+  for (const requirement of row.requires) {
+    const value = pairs.get(requirement.name);
+    if (value === undefined || !satisfies(requirement, value)) return false;
+  }
+  for (const name of pairs.keys()) {
+    if (!row.parameters.includes(name) && !row.requires.some((r) => r.name === name)) return false;
+  }
+  return true;
 }
 
+function headersMatch(row: OperationRow, headers: ClassifiableRequest['headers']): boolean {
+  for (const name of SELECTING_HEADERS) {
+    const condition = row.headers[name];
+    const present = headerValue(headers, name) !== undefined;
+    if ((condition === 'present' && !present) || (condition === 'absent' && present)) return false;
+  }
+  if (row.formUpload) {
+    const contentType = headerValue(headers, 'content-type')?.trim().toLowerCase() ?? '';
+    if (!contentType.startsWith('multipart/form-data')) return false;
+  }
+  return true;
+}
+
+/**
+ * The one row of the operations table this request matches exactly, or why there is none. Refused before
+ * any row is looked at: a query name given twice (no S3 operation takes a repeated parameter, and the
+ * proxy and the upstream could each read another occurrence), and an `x-amz-*` header moved into the
+ * query string, which the proxy would not see but an upstream might apply.
+ */
 function decide(
   method: string,
-  level: 'service' | 'bucket' | 'object',
+  level: Level,
   query: readonly [string, string][],
   headers: ClassifiableRequest['headers'],
 ): Decision {
-  const subresources = new Set<string>();
-  for (const [name] of query) {
-    // A part of an object is still GetObject/HeadObject; elsewhere partNumber selects UploadPart.
-    if (name === 'partNumber' && level === 'object' && (method === 'GET' || method === 'HEAD')) continue;
-    if (SUBRESOURCES.has(name)) {
-      subresources.add(name);
-    } else if (!PARAMETERS.has(name) && !isIgnoredParameter(name)) {
-      return unknown(`unrecognised query parameter "${name}"`);
-    }
-  }
-  const signature = [...subresources].sort().join('&');
+  const named = query.filter(([name]) => !isIgnoredParameter(name) && !SIGV2_QUERY.has(name));
   const target = level === 'service' ? 'the service' : level === 'bucket' ? 'a bucket' : 'an object';
-  const describe = `${method} on ${target}${signature === '' ? '' : ` with ?${signature}`}`;
-
-  if (level === 'service') {
-    if (method !== 'GET' || signature !== '') return unknown(describe);
-    const xId = query.find(([name]) => name === 'x-id')?.[1];
-    return { operation: xId === 'ListDirectoryBuckets' ? 'ListDirectoryBuckets' : 'ListBuckets' };
-  }
-
-  const parameter = (name: string): string | undefined => query.find(([n]) => n === name)?.[1];
-  if (signature === 'list-type' && parameter('list-type') !== '2') {
-    return unknown(`${describe}=${parameter('list-type')}`);
-  }
-  if (signature === 'select' && (method !== 'POST' || parameter('select-type') !== '2')) {
-    return unknown(describe);
-  }
-
-  if (level === 'bucket') {
-    if (method === 'POST' && signature === '') {
-      const contentType = headerValue(headers, 'content-type')?.toLowerCase() ?? '';
-      return contentType.startsWith('multipart/form-data') ? { operation: 'PostObject' } : unknown(describe);
+  const request = `${method} on ${target}${named.length === 0 ? '' : ` with ?${named.map(([n]) => n).join('&')}`}`;
+  const seen = new Set<string>();
+  for (const [name] of query) {
+    if (seen.has(name)) {
+      return {
+        unknownReason: `${request}: query parameter "${name}" is given more than once; S3 takes each parameter once, and the upstream could read another occurrence than the proxy`,
+      };
     }
-    const rule = BUCKET_RULES[method]?.[signature];
-    return rule === undefined ? unknown(describe) : { operation: pick(rule, query, 'id') };
+    seen.add(name);
   }
-
-  if (method === 'PUT') {
-    const copySource = headerValue(headers, 'x-amz-copy-source') !== undefined;
-    if (signature === '') {
-      if (headerValue(headers, 'x-amz-write-offset-bytes') !== undefined) {
-        return { operation: 'AppendObject' };
-      }
-      return { operation: copySource ? 'CopyObject' : 'PutObject' };
-    }
-    if (signature === 'partNumber&uploadId') {
-      return { operation: copySource ? 'UploadPartCopy' : 'UploadPart' };
+  let xId: string | undefined;
+  for (const [name, value] of query) {
+    if (!isIgnoredParameter(name)) continue;
+    const lower = name.toLowerCase();
+    if (lower === 'x-id') xId = value;
+    else if (lower.startsWith('x-amz-') && !isSigV4QueryParameter(name)) {
+      return {
+        unknownReason: `${request}: query parameter "${name}" is a request header moved into the query string (as presigners do); the proxy applies no header given that way, so send it as a header`,
+      };
     }
   }
-  if (method === 'POST' && signature === 'select') return { operation: 'SelectObjectContent' };
-  const rule = OBJECT_RULES[method]?.[signature];
-  return rule === undefined ? unknown(describe) : { operation: pick(rule, query, 'annotationName') };
+  const pairs = new Map(named);
+  const shape = OPERATION_ROWS.filter(
+    (row) => row.method === method && row.level === level && queryMatches(row, pairs),
+  );
+  const matching = shape.filter((row) => headersMatch(row, headers));
+  const tied = matching.filter((row) => row.xId === xId);
+  const chosen = matching.length === 1 ? matching : tied.length > 0 ? tied : matching.filter((r) => !r.xId);
+  if (chosen.length === 1 && chosen[0] !== undefined) return { row: chosen[0] };
+  return { unknownReason: explain(request, pairs, headers, shape) };
+}
+
+function explain(
+  request: string,
+  pairs: ReadonlyMap<string, string>,
+  headers: ClassifiableRequest['headers'],
+  shape: readonly OperationRow[],
+): string {
+  for (const name of pairs.keys()) {
+    if (KNOWN_QUERY_NAMES.has(name)) continue;
+    const known = KNOWN_BY_LOWER_CASE.get(name.toLowerCase());
+    return known === undefined
+      ? `${request}: unknown query parameter "${name}"`
+      : `${request}: query parameter "${name}" is not "${known}" (S3 names are case-sensitive; the upstream may read it either way)`;
+  }
+  for (const [name, value] of pairs) {
+    if (value !== '' && KNOWN_SUBRESOURCES.has(name) && !OPERATION_ROWS.some((row) => takesValue(row, name)))
+      return `${request}: sub-resource "${name}" takes no value`;
+  }
+  const row = shape[0];
+  if (row !== undefined) {
+    const present = SELECTING_HEADERS.filter((name) => headerValue(headers, name) !== undefined);
+    return present.length === 0
+      ? `${request}: only ${row.operation} has this form, with ${row.formUpload ? 'a multipart/form-data body' : 'other headers'}`
+      : `${request} and ${present.join(', ')}: ${row.operation} does not take ${present.length === 1 ? 'this header' : 'these headers'}`;
+  }
+  return `${request}: no S3 operation has this form`;
+}
+
+function takesValue(row: OperationRow, name: string): boolean {
+  return (
+    row.parameters.includes(name) || row.requires.some((r) => r.name === name && r.value.kind !== 'empty')
+  );
 }
 
 /**
@@ -506,11 +350,12 @@ export function classifyRequest(request: ClassifiableRequest, options: ClassifyO
   const level = bucket === undefined ? 'service' : key === undefined ? 'bucket' : 'object';
   const decision = decide(request.method, level, query, request.headers);
   return {
-    operation: decision.operation,
+    ...('row' in decision
+      ? { operation: decision.row.operation, row: decision.row }
+      : { operation: 'Unknown', unknownReason: decision.unknownReason }),
     ...(bucket === undefined ? {} : { bucket }),
     ...(key === undefined ? {} : { key }),
-    query,
+    query: query.filter(([name]) => !isIgnoredParameter(name)),
     rawQuery: target.rawQuery,
-    ...(decision.unknownReason === undefined ? {} : { unknownReason: decision.unknownReason }),
   };
 }

@@ -18,16 +18,15 @@ const SIGV4_QUERY = new Set([
 ]);
 const SIGV2_QUERY = new Set(['awsaccesskeyid', 'signature', 'expires']);
 
+/** A presigned SigV4 URL's own parameters and the checksum parameters that come with them (any case). */
+export function isSigV4QueryParameter(name: string): boolean {
+  const lower = name.toLowerCase();
+  return SIGV4_QUERY.has(lower) || lower.startsWith('x-amz-checksum-');
+}
+
 export function withoutClientAuthQuery(query: ReadonlyArray<readonly [string, string]>): [string, string][] {
   const presignedV2 = query.some(([name]) => name === 'AWSAccessKeyId');
   return query
-    .filter(([name]) => {
-      const lower = name.toLowerCase();
-      return (
-        !SIGV4_QUERY.has(lower) &&
-        !lower.startsWith('x-amz-checksum-') &&
-        !(presignedV2 && SIGV2_QUERY.has(lower))
-      );
-    })
+    .filter(([name]) => !isSigV4QueryParameter(name) && !(presignedV2 && SIGV2_QUERY.has(name.toLowerCase())))
     .map(([name, value]) => [name, value]);
 }

@@ -26,6 +26,7 @@ export const S3_ERRORS = {
   InvalidRequest: { status: 400, message: 'Invalid Request' },
   InvalidURI: { status: 400, message: "Couldn't parse the specified URI." },
   MalformedXML: { status: 400, message: 'The XML you provided was not well-formed.' },
+  MalformedPolicy: { status: 400, message: 'Policies must be valid JSON objects.' },
   MetadataTooLarge: {
     status: 400,
     message: 'Your metadata headers exceed the maximum allowed metadata size.',

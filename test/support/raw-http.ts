@@ -12,23 +12,43 @@ export type RawResponse = {
 
 /**
  * A hand-made request, to send exactly the headers and bytes a client may send, including ones `fetch`
- * would change (it drops `Content-Length: 0` on a DELETE, as undici does) or wrong ones.
+ * would change (it drops `Content-Length: 0` on a DELETE, as undici does) or wrong ones; the target's
+ * query goes as written (repeated names, odd casing). A connection reset once the answer has begun (a
+ * refusal sent before a large body was read) still yields the answer; without any answer it rejects.
  */
 export function rawRequest(
   url: string,
-  options: { method: string; headers: Record<string, string>; body?: Buffer; expectContinue?: boolean },
+  options: { method: string; headers?: Record<string, string>; body?: Buffer; expectContinue?: boolean },
 ): Promise<RawResponse> {
   return new Promise((resolve, reject) => {
     let sentContinue = false;
-    const req = request(url, { method: options.method, headers: options.headers });
+    let answered = false;
+    const headers = { ...options.headers };
+    // Node chunks PUT and POST bodies by itself but sends a GET, HEAD or DELETE body unframed, which the
+    // server would read as the start of the next request.
+    const framed = Object.keys(headers).some((name) =>
+      ['content-length', 'transfer-encoding'].includes(name.toLowerCase()),
+    );
+    if (
+      options.body !== undefined &&
+      options.body.length > 0 &&
+      !framed &&
+      !['PUT', 'POST'].includes(options.method)
+    )
+      headers['content-length'] = String(options.body.length);
+    const req = request(url, { method: options.method, headers, agent: false });
     req.on('continue', () => {
       sentContinue = true;
       req.end(options.body);
     });
     req.on('response', (res) => {
+      answered = true;
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
+      let done = false;
+      const finish = () => {
+        if (done) return;
+        done = true;
         resolve({
           status: res.statusCode ?? 0,
           headers: res.headers,
@@ -38,9 +58,14 @@ export function rawRequest(
         });
         // Answered without a 100 Continue: the body was never sent and never will be.
         if (options.expectContinue && !sentContinue) req.destroy();
-      });
+      };
+      res.on('end', finish);
+      res.on('aborted', finish);
+      res.on('error', finish);
     });
-    req.on('error', reject);
+    req.on('error', (error) => {
+      if (!answered) reject(error);
+    });
     if (!options.expectContinue) req.end(options.body);
   });
 }

@@ -187,7 +187,12 @@ describe('classifyRequest, operation by operation', () => {
   }
 
   it('names GET / ListBuckets, with or without listing parameters', () => {
-    assert.deepEqual(classify('GET', '/'), { operation: 'ListBuckets', query: [], rawQuery: '' });
+    const listBuckets = classify('GET', '/');
+    assert.deepEqual(
+      [listBuckets.operation, listBuckets.query, listBuckets.rawQuery],
+      ['ListBuckets', [], ''],
+    );
+    assert.equal(listBuckets.row?.treatment, 'passthrough');
     assert.equal(classify('GET', '/?max-buckets=10&prefix=a').operation, 'ListBuckets');
     assert.equal(classify('GET', '/?x-id=ListDirectoryBuckets').operation, 'ListDirectoryBuckets');
   });
@@ -239,7 +244,34 @@ describe('classifyRequest against the AWS SDK for JavaScript', () => {
     };
   }
 
+  // Every query member the SDK has, so that each command is serialised with all the parameters it can carry.
   const input = {
+    VersionId: 'v1',
+    MaxKeys: 10,
+    Prefix: 'p/',
+    Delimiter: '/',
+    EncodingType: 'url',
+    Marker: 'm',
+    StartAfter: 's',
+    ContinuationToken: 't',
+    FetchOwner: true,
+    KeyMarker: 'k',
+    VersionIdMarker: 'vm',
+    UploadIdMarker: 'um',
+    MaxUploads: 5,
+    MaxParts: 5,
+    PartNumberMarker: '2',
+    MaxBuckets: 3,
+    BucketRegion: 'eu-west-1',
+    MaxDirectoryBuckets: 3,
+    MaxAnnotationResults: 3,
+    AnnotationPrefix: 'a',
+    ResponseContentType: 'text/plain',
+    ResponseCacheControl: 'no-cache',
+    ResponseContentDisposition: 'inline',
+    ResponseContentEncoding: 'identity',
+    ResponseContentLanguage: 'en',
+    ResponseExpires: new Date(0),
     Bucket: 'my-bucket',
     Key: 'dir/a b+c.txt',
     UploadId: 'upload-1',
@@ -434,7 +466,104 @@ describe('classifyRequest, query', () => {
       classify('GET', '/b/k?AWSAccessKeyId=AKID&Expires=1700000000&Signature=abc%3D').operation,
       'GetObject',
     );
-    assert.equal(classify('GET', '/b?x-amz-custom-log=1&list-type=2').operation, 'ListObjectsV2');
+    assert.equal(classify('GET', '/b?x-custom-log=1&list-type=2').operation, 'ListObjectsV2');
+  });
+
+  it('forwards no x-* parameter: they select nothing, and an upstream could read them', () => {
+    const request = classify('GET', '/b/k?x-id=GetObject&X-Custom=1&versionId=v&X-Amz-Date=20260101T000000Z');
+    assert.deepEqual(request.query, [['versionId', 'v']]);
+  });
+
+  it('refuses a header moved into the query (x-amz-* other than the presigned signature and checksums)', () => {
+    for (const name of ['x-amz-acl', 'x-amz-meta-owner', 'x-amz-copy-source', 'X-Amz-Write-Offset-Bytes']) {
+      const request = classify('PUT', `/b/k?${name}=v`);
+      assert.equal(request.operation, 'Unknown', name);
+      assert.match(
+        request.unknownReason ?? '',
+        new RegExp(`"${name}" is a request header moved into the query`),
+      );
+    }
+    assert.equal(classify('GET', '/b/k?x-amz-checksum-mode=ENABLED').operation, 'GetObject');
+    assert.equal(
+      classify('PUT', '/b/k?x-amz-sdk-checksum-algorithm=CRC32&x-amz-checksum-crc32=AAAAAA%3D%3D').operation,
+      'PutObject',
+    );
+  });
+
+  it('refuses any query name given twice, naming it: no S3 operation takes a repeated parameter', () => {
+    for (const [method, target, name] of [
+      ['PUT', '/b/k?partNumber=2&partNumber=1&uploadId=u', 'partNumber'],
+      ['PUT', '/b/k?partNumber=1&uploadId=u&uploadId=v', 'uploadId'],
+      ['GET', '/b/k?versionId=a&versionId=b', 'versionId'],
+      ['GET', '/b/k?tagging&tagging', 'tagging'],
+      ['PUT', '/b/k?tagging&tagging=', 'tagging'],
+      ['GET', '/b?list-type=2&prefix=a&prefix=b', 'prefix'],
+      ['GET', '/b/k?x-id=GetObject&x-id=PutObject', 'x-id'],
+      ['GET', '/?max-buckets=1&max-buckets=2', 'max-buckets'],
+    ] as const) {
+      const request = classify(method, target);
+      assert.equal(request.operation, 'Unknown', target);
+      assert.match(request.unknownReason ?? '', new RegExp(`"${name}" is given more than once`), target);
+    }
+  });
+
+  it('refuses odd casing of a known name, saying which name was meant', () => {
+    for (const [method, target, given, known] of [
+      ['PUT', '/b/k?Tagging', 'Tagging', 'tagging'],
+      ['GET', '/b/k?partnumber=1', 'partnumber', 'partNumber'],
+      ['PUT', '/b/k?PartNumber=1&uploadId=u', 'PartNumber', 'partNumber'],
+      ['GET', '/b/k?VersionId=v', 'VersionId', 'versionId'],
+      ['PUT', '/b?ACL', 'ACL', 'acl'],
+    ] as const) {
+      const request = classify(method, target);
+      assert.equal(request.operation, 'Unknown', target);
+      assert.match(request.unknownReason ?? '', new RegExp(`"${given}" is not "${known}"`), target);
+    }
+  });
+
+  it('refuses a value on a sub-resource that takes none (?tagging=x), and a wrong fixed value', () => {
+    for (const target of ['/b/k?tagging=x', '/b/k?acl=1', '/b/k?uploads=1']) {
+      const request = classify(target.endsWith('uploads=1') ? 'POST' : 'PUT', target);
+      assert.equal(request.operation, 'Unknown', target);
+      assert.match(request.unknownReason ?? '', /takes no value/, target);
+    }
+    assert.equal(classify('GET', '/b/k?tagging=').operation, 'GetObjectTagging');
+    assert.equal(classify('GET', '/b?list-type=1').operation, 'Unknown');
+  });
+
+  it('refuses every unknown sub-resource, at every level, naming it', () => {
+    for (const method of ['GET', 'HEAD', 'PUT', 'POST', 'DELETE']) {
+      for (const target of [
+        '/b/k?metadataTable',
+        '/b/k?website',
+        '/b/k?seaweedfs-quota',
+        '/b?newfeature',
+        '/?tagging',
+      ]) {
+        const request = classify(method, target);
+        assert.equal(request.operation, 'Unknown', `${method} ${target}`);
+        assert.match(request.unknownReason ?? '', new RegExp(`with \\?${target.split('?')[1]}`), target);
+      }
+    }
+  });
+
+  it('refuses headers that select another operation on rows that do not take them', () => {
+    const copy = { 'x-amz-copy-source': '/b/src', 'x-amz-metadata-directive': 'REPLACE' };
+    for (const [method, target] of [
+      ['PUT', '/b/k?tagging'],
+      ['PUT', '/b/k?acl'],
+      ['PUT', '/b/k?encryption'],
+      ['POST', '/b/k?uploads'],
+      ['POST', '/b/k?restore'],
+      ['PUT', '/b?policy'],
+      ['GET', '/b/k'],
+    ] as const) {
+      const request = classify(method, target, copy);
+      assert.equal(request.operation, 'Unknown', `${method} ${target}`);
+      assert.match(request.unknownReason ?? '', /x-amz-copy-source/, target);
+    }
+    assert.equal(classify('PUT', '/b/k?tagging', { 'x-amz-write-offset-bytes': '0' }).operation, 'Unknown');
+    assert.equal(classify('PUT', '/b/k', { 'x-amz-rename-source': '/b/old' }).operation, 'Unknown');
   });
 
   it('names a request with an unrecognised query parameter Unknown, saying which', () => {
