@@ -117,6 +117,11 @@ export const RESIDUAL_RISKS: ReadonlyArray<{
     ],
   },
   {
+    title: 'Object sub-resources the upstream lacks',
+    text: 'An upstream without a route for object-level tagging, ACL, retention or legal-hold PUTs stores their XML document as the object, replacing it. Such an object is reported here as not encrypted, but the audit cannot tell how it got there, nor recover what it replaced.',
+    sources: [{ doc: 'SECURITY.md', title: 'Object sub-resources the upstream lacks' }],
+  },
+  {
     title: 'Metadata other than the envelope',
     text: 'Content types, user metadata, tags and object names are stored in the clear and not authenticated; the audit does not examine them. Object names appear in this report.',
     sources: [
