@@ -2,29 +2,35 @@
 # One image for every command: `serve` (the default, the sidecar), `webhook` (the injector), `inject`,
 # `check-config`. TypeScript runs through Node 24's type stripping, so there is no build step: the
 # sources are copied as they are and run from /app (Node does not strip types under node_modules).
-ARG NODE_IMAGE=node:24-alpine
+#
+# The bases (see docs/DEPLOYMENT.md, "The image"): Node 24 on Debian 12 in both stages, glibc like the
+# Node binary the tests run on. The final one is distroless: Node and the C libraries it links, CA
+# certificates and tzdata, a nonroot user 65532; no shell, no package manager, no npm, so nothing in the
+# image runs but the proxy. Override either for a mirror or a digest pin:
+#   docker build --build-arg RUNTIME_IMAGE=gcr.io/distroless/nodejs24-debian12:nonroot@sha256:... .
+# The image test builds this file on bases assembled from Debian packages (scripts/image-bases.sh).
+ARG BUILD_IMAGE=node:24-bookworm-slim
+ARG RUNTIME_IMAGE=gcr.io/distroless/nodejs24-debian12:nonroot
 
-FROM ${NODE_IMAGE} AS dependencies
+FROM ${BUILD_IMAGE} AS dependencies
 WORKDIR /app
 COPY package.json package-lock.json ./
 # Production dependencies only: the `node` devDependency (Node 24 for developers' machines) is left
 # out, the base image has Node 24. No install scripts run: none of the runtime dependencies needs one.
-RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund --loglevel=error \
  && npm cache clean --force
 
-FROM ${NODE_IMAGE}
-# npm, npx and yarn are not needed to run the proxy; removing them shrinks the image and what an
-# attacker could use in it.
-RUN rm -rf /usr/local/lib/node_modules/npm /usr/local/bin/npm /usr/local/bin/npx \
-      /opt/yarn-* /usr/local/bin/yarn /usr/local/bin/yarnpkg
+# No RUN below this line: the runtime base has no shell.
+FROM ${RUNTIME_IMAGE}
 ENV NODE_ENV=production
 WORKDIR /app
 COPY --from=dependencies /app/node_modules ./node_modules
 COPY package.json ./
 COPY bin ./bin
 COPY src ./src
-# Numeric, so that the kubelet can enforce runAsNonRoot; 65532 is the injected sidecar's runAsUser.
-# Nothing is written at run time, so the root filesystem can be mounted read-only.
+# Numeric, so that the kubelet can enforce runAsNonRoot; 65532 is the injected sidecar's runAsUser
+# and distroless's nonroot user. /app belongs to root, so the proxy cannot change its own code; it
+# writes nothing at run time, so the root filesystem can be mounted read-only.
 USER 65532:65532
 # 8190 is the S3 proxy (loopback by default), 8191 health and metrics, 8443 the webhook.
 EXPOSE 8190 8191 8443
@@ -32,5 +38,5 @@ EXPOSE 8190 8191 8443
 # and start no child processes, so there are no zombies to reap and no init process is needed.
 # A 1 MiB young generation makes V8 collect the short-lived 64 KiB segment buffers early: measured with
 # `npm run bench`, peak RSS while streaming fell from about 200 MiB to about 150 MiB and throughput rose.
-ENTRYPOINT ["node", "--max-semi-space-size=1", "/app/src/main.ts"]
+ENTRYPOINT ["/nodejs/bin/node", "--max-semi-space-size=1", "/app/src/main.ts"]
 CMD ["serve"]

@@ -138,6 +138,11 @@ export const RESIDUAL_RISKS: ReadonlyArray<{
     ],
   },
   {
+    title: 'Sizes reported without reading the body',
+    text: 'The plaintext sizes and part counts of objects not verified are those the metadata and the part headers state, checked against the stored length but not authenticated; those of verified objects are the sizes of the bytes authenticated.',
+    sources: [{ doc: 'FORMAT.md', title: 'Sizes reported without reading the body' }],
+  },
+  {
     title: 'Objects without the envelope',
     text: 'An object whose envelope metadata was deleted is reported as not encrypted without its bytes being read: the audit cannot tell such ciphertext from plaintext. Either way it is a finding; the proxy serves such an object as stored unless CLOUDTASER_S3PROXY_UNENCRYPTED_OBJECTS=refuse.',
     sources: [{ doc: 'SECURITY.md', title: 'Objects without the envelope' }],

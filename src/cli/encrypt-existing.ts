@@ -23,6 +23,7 @@ import {
   SEGMENT_SIZE,
 } from '../envelope/index.ts';
 import { storedPartLayout } from '../proxy/stored-object.ts';
+import { abandonBody } from '../upstream/client.ts';
 import { Progress } from './progress.ts';
 import {
   abortMultipartUpload,
@@ -244,7 +245,7 @@ async function encryptInPlace(context: Context, original: StoredObject): Promise
     const tap = new HashTap(digest);
     source.on('error', (error) => tap.destroy(error));
     tap.on('close', () => {
-      if (!source.readableEnded) source.destroy();
+      if (!source.readableEnded) abandonBody(source);
     });
     return source.pipe(tap);
   };

@@ -31,7 +31,13 @@ import {
 } from '../proxy/stored-object.ts';
 import { encodeKeyPath, encodeRfc3986 } from '../s3/uri.ts';
 import { serializeCompleteMultipartUpload } from '../s3/xml/complete-multipart.ts';
-import { headerValue, type UpstreamClient, type UpstreamResponse } from '../upstream/client.ts';
+import {
+  abandonBody,
+  drainBody,
+  headerValue,
+  type UpstreamClient,
+  type UpstreamResponse,
+} from '../upstream/client.ts';
 
 /** S3's limit for one PutObject, one CopyObject and one part. */
 export const MAX_SINGLE_REQUEST_SIZE = 5 * 1024 ** 3;
@@ -312,7 +318,7 @@ export async function headObject(
     key,
     query: versionId === undefined ? [] : [['versionId', versionId]],
   });
-  response.body.resume();
+  drainBody(response.body);
   if (response.status === 404) return undefined;
   if (response.status !== 200) throw await failure(response, `HEAD ${s3Url(bucket, key)}`);
   const etag = headerValue(response.headers, 'etag');
@@ -390,7 +396,7 @@ export async function readPlaintext(
   }
   stored.on('error', (error) => open.destroy(error));
   open.on('close', () => {
-    if (!stored.readableEnded) stored.destroy();
+    if (!stored.readableEnded) abandonBody(stored);
   });
   stored.pipe(open);
   return open;
@@ -568,7 +574,7 @@ async function putStream(
   }
   await flowing;
   if (bodyError !== undefined) throw bodyError;
-  response.body.resume();
+  drainBody(response.body);
   return response;
 }
 
@@ -713,7 +719,7 @@ export async function abortMultipartUpload(
 ): Promise<void> {
   try {
     const response = await upstream.send({ method: 'DELETE', bucket, key, query: [['uploadId', uploadId]] });
-    response.body.resume();
+    drainBody(response.body);
   } catch {
     // The upload stays incomplete: invisible to readers, removed by an AbortIncompleteMultipartUpload rule.
   }
@@ -816,5 +822,5 @@ export async function deleteObject(
   });
   if (response.status !== 204 && response.status !== 200 && response.status !== 404)
     throw await failure(response, `DELETE ${s3Url(bucket, key)}`);
-  response.body.resume();
+  drainBody(response.body);
 }

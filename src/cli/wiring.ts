@@ -29,7 +29,15 @@ export type KeyServices = {
  * command-line tools (decrypt, rewrap, encrypt-existing) build them here, so both read the same
  * environment variables the same way.
  */
-export function createKeyServices(config: Config, hooks: KeyServiceHooks = {}): KeyServices {
+export function createKeyServices(
+  config: Config,
+  hooks: KeyServiceHooks = {},
+  /**
+   * The proxy bounds each S3 request's wait for a key (CLOUDTASER_S3PROXY_KEY_TIMEOUT); the tools wait as
+   * long as Vault's own timeout and retries take, rather than fail an object a client would have retried.
+   */
+  options: { keyTimeoutMs?: number } = {},
+): KeyServices {
   const vault = new VaultClient({
     addr: config.vault.addr,
     namespace: config.vault.namespace,
@@ -61,6 +69,7 @@ export function createKeyServices(config: Config, hooks: KeyServiceHooks = {}): 
     auth,
     contact: vault.contact,
     poolSize: config.keys.poolSize,
+    ...(options.keyTimeoutMs === undefined ? {} : { keyTimeoutMs: options.keyTimeoutMs }),
     cache: config.keys.cache,
     onPoolEvent: hooks.onPoolEvent,
     onCacheLookup: hooks.onCacheLookup,
@@ -80,6 +89,5 @@ export function createUpstreamClient(config: Config): UpstreamClient {
     },
     region: config.s3.region,
     addressing: config.s3.addressing,
-    connections: config.upstreamConnections,
   });
 }

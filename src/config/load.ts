@@ -48,7 +48,18 @@ export interface Config {
   readonly unencryptedObjects: UnencryptedObjectPolicy;
   readonly logLevel: LogLevel;
   readonly shutdownGraceMs: number;
-  readonly upstreamConnections: number;
+  /** What a client may cost the proxy: timeouts while it sends or reads, and how many requests at once. */
+  readonly clients: {
+    readonly headerTimeoutMs: number;
+    readonly idleTimeoutMs: number;
+    /** Bytes per second; 0: no minimum. */
+    readonly minBodyRate: number;
+    readonly maxRequests: number;
+    readonly maxUploads: number;
+  };
+  /** Longest an S3 request waits for a key from Vault. */
+  readonly keyTimeoutMs: number;
+  readonly readyTimeoutMs: number;
 }
 
 export type LoadConfigResult =
@@ -126,6 +137,15 @@ export function loadConfig(env: Env): LoadConfigResult {
         : '';
     errors.push(`VAULT_AUTH_ROLE is required when VAULT_AUTH_METHOD=kubernetes${hint}`);
   }
+  if (
+    values.maxUploads !== undefined &&
+    values.maxRequests !== undefined &&
+    values.maxUploads >= values.maxRequests
+  ) {
+    errors.push(
+      `CLOUDTASER_S3PROXY_MAX_UPLOADS (${values.maxUploads}) must be below CLOUDTASER_S3PROXY_MAX_REQUESTS (${values.maxRequests}), so that uploads cannot take every request slot`,
+    );
+  }
   if (values.listenAddr !== undefined && values.healthAddr !== undefined) {
     if (listenersOverlap(values.listenAddr, values.healthAddr)) {
       errors.push(
@@ -187,7 +207,15 @@ export function loadConfig(env: Env): LoadConfigResult {
     unencryptedObjects: values.unencryptedObjects,
     logLevel: values.logLevel,
     shutdownGraceMs: values.shutdownGrace,
-    upstreamConnections: values.upstreamConnections,
+    clients: {
+      headerTimeoutMs: values.clientHeaderTimeout,
+      idleTimeoutMs: values.clientIdleTimeout,
+      minBodyRate: values.clientMinBodyRate,
+      maxRequests: values.maxRequests,
+      maxUploads: values.maxUploads,
+    },
+    keyTimeoutMs: values.keyTimeout,
+    readyTimeoutMs: values.readyTimeout,
   };
   return { ok: true, config: deepFreeze(config), warnings };
 }

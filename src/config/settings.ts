@@ -21,7 +21,13 @@ import {
   parseVaultName,
 } from './parse.ts';
 
-export const SETTING_GROUPS = ['Required', 'Listeners', 'Vault', 'Proxy behaviour'] as const;
+export const SETTING_GROUPS = [
+  'Required',
+  'Listeners',
+  'Vault',
+  'Proxy behaviour',
+  'Timeouts and limits',
+] as const;
 export type SettingGroup = (typeof SETTING_GROUPS)[number];
 
 interface SettingCommon<T> {
@@ -215,9 +221,11 @@ export const SETTINGS = {
   vaultClientTimeout: defaulted({
     env: 'VAULT_CLIENT_TIMEOUT',
     group: 'Vault',
-    default: '30s',
+    default: '10s',
     valueHint: '<duration>',
-    description: 'Timeout of each Vault request: a duration such as 30s or 1m, or whole seconds.',
+    description:
+      'Bound of each Vault request, connecting included: a duration such as 10s or 1m, or whole seconds. ' +
+      'A request that Vault does not answer in time fails and is retried (VAULT_MAX_RETRIES).',
     parse: parseDuration({ allowZero: false }),
   }),
   vaultMaxRetries: defaulted({
@@ -240,6 +248,16 @@ export const SETTINGS = {
       'the last 10s and nothing failed since; otherwise the write waits for a new batch (503 if Vault is down). ' +
       '0 wraps every key in its own Vault call.',
     parse: parseNonNegativeInteger(4096),
+  }),
+  keyTimeout: defaulted({
+    env: 'CLOUDTASER_S3PROXY_KEY_TIMEOUT',
+    group: 'Vault',
+    default: '10s',
+    valueHint: '<duration>',
+    description:
+      'Longest an S3 request waits for Vault: a write for its data key, a read for the unwrapping of a key ' +
+      'not cached. Then it answers 503 SlowDown (SDKs retry), whatever Vault calls are still under way.',
+    parse: parseDuration({ allowZero: false }),
   }),
   keyCacheEnabled: defaulted({
     env: 'CLOUDTASER_S3PROXY_KEY_CACHE_ENABLED',
@@ -326,13 +344,69 @@ export const SETTINGS = {
       "keep it below the pod's terminationGracePeriodSeconds (30s by default).",
     parse: parseDuration({ allowZero: true }),
   }),
-  upstreamConnections: defaulted({
-    env: 'CLOUDTASER_S3PROXY_UPSTREAM_CONNECTIONS',
-    group: 'Proxy behaviour',
-    default: '128',
+  clientHeaderTimeout: defaulted({
+    env: 'CLOUDTASER_S3PROXY_CLIENT_HEADER_TIMEOUT',
+    group: 'Timeouts and limits',
+    default: '20s',
+    valueHint: '<duration>',
+    description:
+      'Longest a client may take from the first byte of a request to the end of its headers; ' +
+      'then the connection is closed (408).',
+    parse: parseDuration({ allowZero: false }),
+  }),
+  clientIdleTimeout: defaulted({
+    env: 'CLOUDTASER_S3PROXY_CLIENT_IDLE_TIMEOUT',
+    group: 'Timeouts and limits',
+    default: '20s',
+    valueHint: '<duration>',
+    description:
+      'Longest a client may keep the proxy waiting without progress: no byte of a request body arriving ' +
+      '(answered 400 RequestTimeout, the upload aborted so nothing is stored), or no byte of a response taken ' +
+      "(the connection is cut). Time the proxy itself waits (Vault, the upstream) is not counted. S3's own is about 20s.",
+    parse: parseDuration({ allowZero: false }),
+  }),
+  clientMinBodyRate: defaulted({
+    env: 'CLOUDTASER_S3PROXY_CLIENT_MIN_BODY_RATE',
+    group: 'Timeouts and limits',
+    default: '500',
+    valueHint: '<bytes per second>',
+    description:
+      'Average rate a request body must keep after a first CLOUDTASER_S3PROXY_CLIENT_IDLE_TIMEOUT of grace: ' +
+      'every byte received buys 1/rate seconds more (as Apache mod_reqtimeout MinRate). Slower bodies are ' +
+      'answered 400 RequestTimeout and their upload aborted; 0 turns the rule off.',
+    parse: parseNonNegativeInteger(1024 ** 3),
+  }),
+  maxRequests: defaulted({
+    env: 'CLOUDTASER_S3PROXY_MAX_REQUESTS',
+    group: 'Timeouts and limits',
+    default: '512',
     valueHint: '<count>',
-    description: 'Most connections kept open to the upstream S3 endpoint.',
-    parse: parsePositiveInteger('number of connections', 65_536),
+    description:
+      'Most S3 requests handled at once; more are answered 503 SlowDown at once (SDKs back off and retry). ' +
+      'It also bounds the connections to the upstream, which have no cap of their own (a request uses one at a ' +
+      'time, UploadPartCopy two), and memory: a GET whose client stopped reading holds about 0.5 MiB.',
+    parse: parsePositiveInteger('number of requests', 1_000_000),
+  }),
+  maxUploads: defaulted({
+    env: 'CLOUDTASER_S3PROXY_MAX_UPLOADS',
+    group: 'Timeouts and limits',
+    default: '256',
+    valueHint: '<count>',
+    description:
+      'Most of those requests whose body is still arriving from the client (PutObject, UploadPart, any request ' +
+      'with a body); more are answered 503 SlowDown at once. Below CLOUDTASER_S3PROXY_MAX_REQUESTS, so that slow ' +
+      'uploads always leave room for other requests.',
+    parse: parsePositiveInteger('number of requests', 1_000_000),
+  }),
+  readyTimeout: defaulted({
+    env: 'CLOUDTASER_S3PROXY_READY_TIMEOUT',
+    group: 'Timeouts and limits',
+    default: '3s',
+    valueHint: '<duration>',
+    description:
+      'Longest /readyz waits for its checks (a Vault Transit round trip, an upstream request) before it answers ' +
+      "503; keep it below the probe's timeoutSeconds (5 in the injected sidecar).",
+    parse: parseDuration({ allowZero: false }),
   }),
 } as const;
 

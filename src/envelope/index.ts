@@ -29,9 +29,11 @@ export {
   type StoredEnvelope,
 } from './metadata.ts';
 export {
+  authenticatePartLayout,
   createMultipartOpenStream,
   discoverPartLayout,
   type FetchHeader,
+  type FetchStored,
   type LayoutPart,
   type MultipartOpenOptions,
   type PartLayout,
@@ -45,6 +47,7 @@ export { SegmentOpener, type SegmentOpenerOptions } from './segment-opener.ts';
 export {
   assertStoredSize,
   ciphertextSize,
+  finalSegmentStoredSize,
   maxPartPlaintextSize,
   multipartListingPlaintextSize,
   partCiphertextSize,

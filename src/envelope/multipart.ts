@@ -1,9 +1,9 @@
 import { Transform, type TransformCallback } from 'node:stream';
-import { MAX_PART_NUMBER, PART_HEADER_SIZE } from './constants.ts';
+import { MAX_PART_NUMBER, PART_HEADER_SIZE, SEGMENT_SIZE } from './constants.ts';
 import { EnvelopeError, isEnvelopeError } from './errors.ts';
 import { decodePartHeader, type PartHeader } from './part-header.ts';
 import { SegmentOpener } from './segment-opener.ts';
-import { partCiphertextSize } from './size.ts';
+import { finalSegmentStoredSize, partCiphertextSize, partPlaintextSize, segmentCount } from './size.ts';
 import { fullWindow, planWindow, type SegmentWindow } from './window.ts';
 
 /** One part of a multipart object, located by discoverPartLayout. */
@@ -25,6 +25,9 @@ export type PartLayout = { parts: ReadonlyArray<LayoutPart>; storedSize: number;
 /** Returns up to 256 stored bytes from `storedOffset` (fewer only at the end of the object). */
 export type FetchHeader = (storedOffset: number) => Promise<Buffer>;
 
+/** Returns the stored bytes start..endExclusive (fewer only at the end of the object). */
+export type FetchStored = (start: number, endExclusive: number) => Promise<Buffer>;
+
 const DEFAULT_CONCURRENCY = 8;
 
 /** Calls `fn` now; a synchronous throw becomes a rejection like a failure that comes later. */
@@ -34,6 +37,14 @@ function callAsync<T>(fn: () => Promise<T>): Promise<T> {
   } catch (error) {
     return Promise.reject(error);
   }
+}
+
+function checkedConcurrency(concurrency: number | undefined): number {
+  const value = concurrency ?? DEFAULT_CONCURRENCY;
+  if (!Number.isSafeInteger(value) || value < 1) {
+    throw new RangeError(`concurrency ${value} is not a positive integer`);
+  }
+  return value;
 }
 
 /**
@@ -47,21 +58,209 @@ function callAsync<T>(fn: () => Promise<T>): Promise<T> {
  *
  * The layout is accepted only if every header decodes, the k-th carries part number k, all carry part
  * 1's upload binding, and the parts end exactly at storedSize; otherwise an EnvelopeError
- * (PART_HEADER_INVALID, PART_ORDER, PART_UPLOAD_MISMATCH or TRUNCATED). Headers are authenticated only
- * later, by the segments that use them as AAD.
+ * (PART_HEADER_INVALID, PART_ORDER, PART_UPLOAD_MISMATCH or TRUNCATED). Its headers are not
+ * authenticated: authenticatePartLayout is what makes their sizes safe to use for offsets.
  */
 export async function discoverPartLayout(
   storedSize: number,
   fetchHeader: FetchHeader,
   options: { concurrency?: number } = {},
 ): Promise<PartLayout> {
+  return walkParts(storedSize, async (offset) => ({ header: await fetchHeader(offset), before: EMPTY }), {
+    concurrency: checkedConcurrency(options.concurrency),
+  });
+}
+
+/**
+ * Locates the parts as discoverPartLayout does and authenticates every header on the way
+ * (docs/FORMAT.md section 9.4): a header is the AAD of its part's segments, so opening one segment
+ * of a part under the header's own DEK proves the whole header (size, part number, upload binding)
+ * was written with that part. The segment opened is the part's final one, which lies directly
+ * before the next part's header: one ranged request fetches "final segment of part k - 1, header of
+ * part k", so N parts cost N + 1 requests (the last for the final segment of part N), and N data
+ * keys, asked for `concurrency` at a time in one turn (so a batching key service makes one call of
+ * each group); at most 2 x `concurrency` final segments wait for keys. A final segment that fails fails the whole layout
+ * (SEGMENT_AUTH_FAILED, or TRUNCATED when the stored bytes end early), as do the failures of
+ * discovery and of `dataKey`; nothing of the plaintext is released.
+ *
+ * `known`, a layout discovered earlier for the same stored bytes, only steers where to fetch: every
+ * header is still read again and checked.
+ */
+export async function authenticatePartLayout(
+  storedSize: number,
+  fetchStored: FetchStored,
+  dataKey: (part: LayoutPart) => Promise<Buffer>,
+  options: { concurrency?: number; known?: PartLayout } = {},
+): Promise<PartLayout> {
+  const concurrency = checkedConcurrency(options.concurrency);
+  // Keys are asked for `concurrency` parts at a time, in one turn of the event loop, so that a key
+  // service that batches (Transit's batch_input) makes one call of them.
+  const keys: PartKey[] = [];
+  const unasked: PartKey[] = [];
+  const askForKeys = () => {
+    for (const key of unasked.splice(0)) key.ask();
+  };
+  const pending = new Set<Promise<void>>();
+  let failure: { error: unknown } | undefined;
+  const verify = (part: LayoutPart, sealed: Buffer): void => {
+    const check = (keys[part.index] as PartKey).dek
+      .then((dek) => {
+        try {
+          openFinalSegment(part, dek, sealed);
+        } finally {
+          dek.fill(0);
+        }
+      })
+      .catch((error: unknown) => {
+        failure ??= { error };
+      });
+    pending.add(check);
+    void check.finally(() => pending.delete(check));
+  };
+  const throwIfFailed = () => {
+    if (failure !== undefined) throw failure.error;
+  };
+
+  let previous: LayoutPart | undefined;
+  try {
+    const layout = await walkParts(
+      storedSize,
+      async (offset, previousStoredSize) => {
+        // Final segments wait here for their keys; fetching further ahead would only hold more of them.
+        while (pending.size >= 2 * concurrency) {
+          askForKeys();
+          await Promise.race(pending);
+        }
+        throwIfFailed();
+        const tail =
+          previousStoredSize === undefined
+            ? 0
+            : finalSegmentStoredSize(partPlaintextSize(previousStoredSize));
+        const bytes = await fetchStored(offset - tail, offset + PART_HEADER_SIZE);
+        return { before: bytes.subarray(0, tail), header: bytes.subarray(tail) };
+      },
+      {
+        concurrency,
+        ...(options.known === undefined
+          ? {}
+          : { sizeGuess: (index) => options.known?.parts[index]?.storedSize }),
+        onPart: (part, before) => {
+          throwIfFailed();
+          const key = new PartKey(() => dataKey(part));
+          keys[part.index] = key;
+          unasked.push(key);
+          if (previous !== undefined) verify(previous, before);
+          if (unasked.length >= concurrency) askForKeys();
+          previous = part;
+        },
+      },
+    );
+    askForKeys();
+    const last = layout.parts[layout.parts.length - 1] as LayoutPart;
+    verify(last, await fetchStored(storedSize - finalSegmentStoredSize(last.plainSize), storedSize));
+    while (pending.size > 0) await Promise.race(pending);
+    throwIfFailed();
+    return layout;
+  } finally {
+    // After a failure, keys not asked for yet are not asked for at all, and what waits for them ends.
+    for (const key of unasked.splice(0)) key.drop();
+    await Promise.allSettled(pending);
+    // Keys of parts whose final segment was never checked are zeroed as well.
+    for (const key of keys) key?.zero();
+  }
+}
+
+/** A part's data key, asked for only when `ask` is called (so that several are asked for in one turn). */
+class PartKey {
+  readonly dek: Promise<Buffer>;
+  #ask: () => void = () => {};
+  #drop: () => void = () => {};
+  #asked = false;
+
+  constructor(fetchKey: () => Promise<Buffer>) {
+    this.dek = new Promise<Buffer>((resolve, reject) => {
+      this.#ask = () => callAsync(fetchKey).then(resolve, reject);
+      this.#drop = () => reject(new Error('the key was not needed'));
+    });
+    this.dek.catch(() => {});
+  }
+
+  ask(): void {
+    this.#asked = true;
+    this.#ask();
+  }
+
+  drop(): void {
+    this.#drop();
+  }
+
+  zero(): void {
+    if (this.#asked)
+      this.dek.then(
+        (dek) => dek.fill(0),
+        () => {},
+      );
+  }
+}
+
+const EMPTY = Buffer.alloc(0);
+
+/** Opens the final sealed segment of `part` with its header as AAD, and drops the plaintext. */
+function openFinalSegment(part: LayoutPart, dek: Buffer, sealed: Buffer): void {
+  const size = part.plainSize;
+  const window =
+    size === 0 ? fullWindow(0) : planWindow(size, (segmentCount(size) - 1) * SEGMENT_SIZE, size - 1);
+  const opener = new SegmentOpener({
+    dek,
+    nonce: part.header.nonce,
+    aad: part.headerBytes,
+    plaintextSize: size,
+    window,
+  });
+  try {
+    if (sealed.length !== opener.storedLength) {
+      throw new EnvelopeError(
+        'TRUNCATED',
+        `part ${part.index + 1}: its final segment needs ${opener.storedLength} stored bytes, got ${sealed.length}`,
+      );
+    }
+    try {
+      opener.write(sealed, 0, () => {});
+      opener.takeHeld().fill(0);
+    } catch (error) {
+      if (!isEnvelopeError(error)) throw error;
+      throw new EnvelopeError(error.code, `part ${part.index + 1}: ${error.message}`);
+    }
+  } finally {
+    opener.dispose();
+  }
+}
+
+/** What the walk reads at a part's offset: the header there, and what the caller fetched before it. */
+type Probe = { header: Buffer; before: Buffer };
+
+type WalkOptions = {
+  concurrency: number;
+  /** The stored size to expect of the part at `index` (0-based); default: the size of the last part located. */
+  sizeGuess?: (index: number) => number | undefined;
+  /** Called in order for every part located, with what its probe fetched before its header. */
+  onPart?: (part: LayoutPart, before: Buffer) => void;
+};
+
+/**
+ * The walk of discoverPartLayout. `probe(offset, previousStoredSize)` is called at every offset where a
+ * header is expected, with the stored size the part before it is assumed to have (undefined for part
+ * 1); its result is used only if that assumption held.
+ */
+async function walkParts(
+  storedSize: number,
+  probe: (offset: number, previousStoredSize: number | undefined) => Promise<Probe>,
+  options: WalkOptions,
+): Promise<PartLayout> {
   if (!Number.isSafeInteger(storedSize) || storedSize < 0) {
     throw new RangeError(`stored size ${storedSize} is not a non-negative integer`);
   }
-  const concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
-  if (!Number.isSafeInteger(concurrency) || concurrency < 1) {
-    throw new RangeError(`concurrency ${concurrency} is not a positive integer`);
-  }
+  const { concurrency } = options;
 
   const parts: LayoutPart[] = [];
   let plainOffset = 0;
@@ -101,6 +300,11 @@ export async function discoverPartLayout(
     plainOffset += header.plaintextSize;
     return part;
   };
+  const located = (probed: Probe, storedOffset: number): LayoutPart => {
+    const part = accept(probed.header, storedOffset);
+    options.onPart?.(part, probed.before);
+    return part;
+  };
   const fits = (offset: number) => offset + PART_HEADER_SIZE <= storedSize;
   const cannotContinue = (offset: number): EnvelopeError =>
     parts.length >= MAX_PART_NUMBER && fits(offset)
@@ -111,35 +315,40 @@ export async function discoverPartLayout(
         );
 
   if (!fits(0)) throw cannotContinue(0);
-  const firstPart = accept(await fetchHeader(0), 0);
+  const firstPart = located(await probe(0, undefined), 0);
 
   let next = firstPart.storedSize;
-  let guess = firstPart.storedSize;
   let window = concurrency;
   let launchAt = next;
-  // Header fetches in offset order, each at the offset the walk reaches if every size before it was `guess`.
-  const queue: Array<Promise<Buffer>> = [];
+  let launchAfter = firstPart.storedSize;
+  const guess = (index: number) =>
+    options.sizeGuess?.(index) ?? (parts[parts.length - 1] as LayoutPart).storedSize;
+  // Probes in offset order, each at the offset the walk reaches if every size before it was guessed right.
+  const queue: Array<{ probed: Promise<Probe>; guessedSize: number }> = [];
   while (next < storedSize) {
     while (queue.length < window && fits(launchAt) && parts.length + queue.length < MAX_PART_NUMBER) {
       const offset = launchAt;
-      const bytes = callAsync(() => fetchHeader(offset));
+      const previousStoredSize = launchAfter;
+      const probed = callAsync(() => probe(offset, previousStoredSize));
       // A guessed offset may turn out wrong and never be awaited; its failure must not go unhandled.
-      bytes.catch(() => {});
-      queue.push(bytes);
-      launchAt += guess;
+      probed.catch(() => {});
+      const guessedSize = guess(parts.length + queue.length);
+      queue.push({ probed, guessedSize });
+      launchAt += guessedSize;
+      launchAfter = guessedSize;
     }
     const pending = queue.shift();
     if (pending === undefined) throw cannotContinue(next);
-    const part = accept(await pending, next);
+    const part = located(await pending.probed, next);
     next += part.storedSize;
-    if (part.storedSize === guess) {
+    if (part.storedSize === pending.guessedSize) {
       window = Math.min(concurrency, window * 2);
       continue;
     }
-    // The headers fetched beyond this one were guessed from a size that no longer holds.
-    await Promise.allSettled(queue.splice(0));
-    guess = part.storedSize;
+    // The probes launched beyond this one were placed by a size that did not hold.
+    await Promise.allSettled(queue.splice(0).map((entry) => entry.probed));
     launchAt = next;
+    launchAfter = part.storedSize;
     window = 1;
   }
   return { parts, storedSize, plainSize: plainOffset };

@@ -66,6 +66,11 @@ export function plaintextSize(cipherSize: number): number {
   return cipherSize - TAG_SIZE * count;
 }
 
+/** Stored bytes of the final sealed segment of a plaintext of `plainSize` bytes (16 for the empty one). */
+export function finalSegmentStoredSize(plainSize: number): number {
+  return ciphertextSize(plainSize) - (segmentCount(plainSize) - 1) * SEALED_SEGMENT_SIZE;
+}
+
 /** The stored size of one multipart part: its fixed header, then its sealed segments. */
 export function partCiphertextSize(plainSize: number): number {
   return PART_HEADER_SIZE + ciphertextSize(plainSize);

@@ -73,11 +73,15 @@ export class DataKeyPool {
     this.#refill().catch(() => undefined);
   }
 
-  /** A fresh data key for one object or part; the caller owns its plaintext. */
-  async take(): Promise<DataKey> {
+  /**
+   * A fresh data key for one object or part; the caller owns its plaintext. Once `signal` aborts (the
+   * request gave up waiting), no key is taken for it: a batch it waited for stays in the pool.
+   */
+  async take(signal?: AbortSignal): Promise<DataKey> {
     let waited = false;
     for (;;) {
       if (this.#closed) throw new KeyServiceError('unavailable', 'the key pool is shut down');
+      signal?.throwIfAborted();
       this.#dropExpired();
       // After a batch this write waited for, Vault has just answered, whatever a dropped connection says.
       if (this.#entries.length > 0 && (waited || this.#contact.healthy(this.#trustWindowMs))) {

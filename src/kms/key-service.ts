@@ -2,6 +2,7 @@ import { UnwrapCache } from './key-cache.ts';
 import { DataKeyPool, type PoolEvent } from './key-pool.ts';
 import { type DataKey, KeyServiceError, type KeyWrapper } from './key-wrapper.ts';
 import type { TransitKeyWrapper } from './transit.ts';
+import { UnwrapBatcher } from './unwrap-batch.ts';
 import type { VaultAuth } from './vault-auth.ts';
 import type { VaultContact } from './vault-client.ts';
 
@@ -11,6 +12,11 @@ export type KeyServiceOptions = {
   contact: VaultContact;
   /** Data keys wrapped ahead of time; 0: every write wraps its own key in its own Vault call. */
   poolSize: number;
+  /**
+   * Longest a request waits for a key (CLOUDTASER_S3PROXY_KEY_TIMEOUT); then it fails as `unavailable`,
+   * and Vault counts as in trouble, so pooled keys wait for its next answer. Default: no bound.
+   */
+  keyTimeoutMs?: number;
   cache: { enabled: boolean; maxEntries: number; ttlMs: number };
   onPoolEvent?: (event: PoolEvent) => void;
   onCacheLookup?: (result: 'hit' | 'miss') => void;
@@ -27,10 +33,16 @@ export class VaultKeyService implements KeyWrapper {
   readonly #auth: VaultAuth;
   readonly #pool: DataKeyPool | undefined;
   readonly #cache: UnwrapCache | undefined;
+  readonly #contact: VaultContact;
+  readonly #keyTimeoutMs: number;
+  readonly #unwraps: UnwrapBatcher;
 
   constructor(options: KeyServiceOptions) {
     this.#transit = options.transit;
+    this.#unwraps = new UnwrapBatcher((wrapped) => options.transit.unwrapKeys(wrapped));
     this.#auth = options.auth;
+    this.#contact = options.contact;
+    this.#keyTimeoutMs = options.keyTimeoutMs ?? Number.POSITIVE_INFINITY;
     this.#pool =
       options.poolSize > 0
         ? new DataKeyPool({
@@ -45,7 +57,7 @@ export class VaultKeyService implements KeyWrapper {
         ? new UnwrapCache({
             maxEntries: options.cache.maxEntries,
             ttlMs: options.cache.ttlMs,
-            unwrap: (wrapped) => options.transit.unwrapKey(wrapped),
+            unwrap: (wrapped) => this.#unwraps.unwrap(wrapped),
             ...(options.onCacheLookup === undefined ? {} : { onLookup: options.onCacheLookup }),
             ...(options.onCacheSize === undefined ? {} : { onSize: options.onCacheSize }),
           })
@@ -58,11 +70,56 @@ export class VaultKeyService implements KeyWrapper {
   }
 
   newDataKey(): Promise<DataKey> {
-    return this.#pool === undefined ? this.#transit.newDataKey() : this.#pool.take();
+    return this.#bounded(
+      (signal) => (this.#pool === undefined ? this.#transit.newDataKey() : this.#pool.take(signal)),
+      'a data key',
+      (late) => late.plaintext.fill(0),
+    );
   }
 
   unwrapKey(wrappedKey: string): Promise<Buffer> {
-    return this.#cache === undefined ? this.#transit.unwrapKey(wrappedKey) : this.#cache.get(wrappedKey);
+    return this.#bounded(
+      () => (this.#cache === undefined ? this.#unwraps.unwrap(wrappedKey) : this.#cache.get(wrappedKey)),
+      'the unwrapped data key',
+      (late) => late.fill(0),
+    );
+  }
+
+  /**
+   * `work`, or an `unavailable` failure once the key timeout has passed. The Vault calls go on (others may
+   * be waiting for the same batch or unwrap); the signal tells the pool not to take a key for this request
+   * any more, and a key that still arrives for nobody is zeroed.
+   */
+  #bounded<T>(
+    work: (signal: AbortSignal) => Promise<T>,
+    what: string,
+    discard: (late: T) => void,
+  ): Promise<T> {
+    const abandon = new AbortController();
+    if (!Number.isFinite(this.#keyTimeoutMs)) return work(abandon.signal);
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        // A Vault that lets a request wait this long is not to be trusted with pooled keys until it answers.
+        this.#contact.trouble();
+        const error = new KeyServiceError(
+          'unavailable',
+          `no ${what} from Vault within ${this.#keyTimeoutMs} ms (CLOUDTASER_S3PROXY_KEY_TIMEOUT)`,
+        );
+        abandon.abort(error);
+        reject(error);
+      }, this.#keyTimeoutMs);
+      work(abandon.signal).then(
+        (value) => {
+          clearTimeout(timer);
+          if (abandon.signal.aborted) discard(value);
+          else resolve(value);
+        },
+        (error: unknown) => {
+          clearTimeout(timer);
+          if (!abandon.signal.aborted) reject(error);
+        },
+      );
+    });
   }
 
   /** Authenticated (a login if needed), then a real Transit round trip: what /readyz reports. */

@@ -14,6 +14,9 @@ export type RewrapResult =
   | { ok: true; wrapped: string; keyVersion: number }
   | { ok: false; error: KeyServiceError };
 
+/** The outcome of unwrapping one key of a batch: the data key, or why Transit refused this one. */
+export type UnwrapResult = { ok: true; key: Buffer } | { ok: false; error: KeyServiceError };
+
 /** What Transit says about a key (`GET <mount>/keys/<key>`), as far as an audit of its data keys needs it. */
 export type TransitKeyInfo = {
   type: string;
@@ -26,8 +29,8 @@ export type TransitKeyInfo = {
 };
 
 /**
- * Wraps data keys with a Transit key: `<mount>/encrypt/<key>` (single or `batch_input`) and
- * `<mount>/decrypt/<key>`, nothing else, so the seed's two-line policy is enough for the proxy. Every
+ * Wraps data keys with a Transit key: `<mount>/encrypt/<key>` and `<mount>/decrypt/<key>` (each single
+ * or with `batch_input`), nothing else, so the seed's two-line policy is enough for the proxy. Every
  * call goes to Vault; key-service.ts puts the pool and the cache in front of it. The `rewrap` tool also
  * uses `<mount>/rewrap/<key>`, which needs one more line of policy, and the `audit` tool reads
  * `<mount>/keys/<key>` where it may (docs/OPERATIONS.md).
@@ -121,7 +124,67 @@ export class TransitKeyWrapper implements KeyWrapper {
     }
     if (typeof data.plaintext !== 'string')
       throw new KeyServiceError('rejected', `Vault ${this.#decryptPath}: reply without plaintext`);
-    const key = Buffer.from(data.plaintext, 'base64');
+    return this.#dataKey(data.plaintext);
+  }
+
+  /**
+   * Unwraps up to MAX_BATCH keys in one Transit call (`<mount>/decrypt/<key>` with `batch_input`): a
+   * multipart object has a data key per part. One result per input, in order: a key Transit refuses
+   * fails alone. A failure of the whole call (Vault unreachable, permission denied) throws.
+   */
+  async unwrapKeys(wrappedKeys: readonly string[]): Promise<UnwrapResult[]> {
+    if (wrappedKeys.length > MAX_BATCH) throw new RangeError(`batch of ${wrappedKeys.length} keys`);
+    if (wrappedKeys.length <= 1) {
+      const results: UnwrapResult[] = [];
+      for (const wrapped of wrappedKeys) results.push(await this.#unwrapOne(wrapped));
+      return results;
+    }
+    let data: Record<string, unknown>;
+    try {
+      data = await this.#vault.write(this.#decryptPath, {
+        batch_input: wrappedKeys.map((ciphertext) => ({ ciphertext })),
+      });
+    } catch (error) {
+      // Vault answers 400 when any item of a batch fails: asking one by one tells which keys and why.
+      if (error instanceof KeyServiceError && error.kind === 'rejected') {
+        return Promise.all(wrappedKeys.map((wrapped) => this.#unwrapOne(wrapped)));
+      }
+      throw error;
+    }
+    const results = data.batch_results;
+    if (!Array.isArray(results) || results.length !== wrappedKeys.length)
+      throw new KeyServiceError('unavailable', `Vault ${this.#decryptPath}: reply without batch_results`);
+    const unwrapped = results.map((result: { plaintext?: unknown; error?: unknown }, i): UnwrapResult => {
+      if (typeof result?.plaintext !== 'string' || result.plaintext === '')
+        return {
+          ok: false,
+          error: this.#refusal(
+            wrappedKeys[i] as string,
+            `Vault ${this.#decryptPath}: ${String(result?.error ?? 'no plaintext')}`,
+          ),
+        };
+      try {
+        return { ok: true, key: this.#dataKey(result.plaintext) };
+      } catch (error) {
+        return { ok: false, error: error as KeyServiceError };
+      }
+    });
+    return unwrapped;
+  }
+
+  async #unwrapOne(wrappedKey: string): Promise<UnwrapResult> {
+    try {
+      return { ok: true, key: await this.unwrapKey(wrappedKey) };
+    } catch (error) {
+      if (error instanceof KeyServiceError && (error.kind === 'rejected' || error.kind === 'retired'))
+        return { ok: false, error };
+      throw error;
+    }
+  }
+
+  /** A data key from Transit's Base64 plaintext, which must be exactly DEK_SIZE bytes. */
+  #dataKey(plaintext: string): Buffer {
+    const key = Buffer.from(plaintext, 'base64');
     if (key.length !== DEK_SIZE) {
       key.fill(0);
       throw new KeyServiceError(

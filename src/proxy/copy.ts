@@ -11,14 +11,14 @@ import { S3Error } from '../s3/errors.ts';
 import { parseRange } from '../s3/range.ts';
 import { withoutChecksumElements } from '../s3/xml/complete-multipart.ts';
 import { escapeXml } from '../s3/xml/error.ts';
-import type { UpstreamResponse } from '../upstream/client.ts';
+import { abandonBody, drainBody, type UpstreamResponse } from '../upstream/client.ts';
 import { freshDataKey } from './data-key.ts';
 import { sendEncrypted } from './encrypted-upload.ts';
 import { presentETag, translateConditions, upstreamETagCondition } from './etag.ts';
 import { type Exchange, objectResource } from './exchange.ts';
 import { firstHeader, forwardableRequestHeaders } from './headers.ts';
 import { MAX_PART_PLAINTEXT, partTarget } from './multipart.ts';
-import { encryptedObjectOf, firstString } from './object-read.ts';
+import { encryptedObjectOf, firstString, unencryptedRefusal } from './object-read.ts';
 import { answerXml, readUpstreamText, relayResponse } from './relay.ts';
 import { checkMetadataSize } from './user-metadata.ts';
 
@@ -62,7 +62,7 @@ async function headSource(exchange: Exchange, source: CopySource): Promise<Upstr
     query: source.versionId === undefined ? [] : [['versionId', source.versionId]],
     headers: conditions,
   });
-  response.body.resume();
+  drainBody(response.body);
   return response;
 }
 
@@ -130,7 +130,9 @@ export async function uploadPartCopy(exchange: Exchange): Promise<void> {
     await relayResponse(exchange, probe);
     return;
   }
-  const object = await encryptedObjectOf(exchange, head, source);
+  const object = await encryptedObjectOf(exchange, head, { sizes: 'authenticated', target: source });
+  if (object === undefined && deps.unencryptedObjects === 'refuse')
+    throw unencryptedRefusal(`/${source.bucket}/${source.key}`);
   const sourceSize = object?.plainSize ?? Number(firstString(head.headers['content-length']));
   const range = copyRange(firstHeader(req.headers, 'x-amz-copy-source-range'), sourceSize);
   const size = range === undefined ? sourceSize : range.end - range.start + 1;
@@ -159,7 +161,7 @@ export async function uploadPartCopy(exchange: Exchange): Promise<void> {
   let plaintext: Readable = fetched.body;
   if (object !== undefined) {
     const open = await object.open(range).catch((error: unknown) => {
-      fetched.body.destroy();
+      abandonBody(fetched.body);
       throw error;
     });
     fetched.body.on('error', (error) => open.destroy(error));
@@ -188,7 +190,7 @@ export async function uploadPartCopy(exchange: Exchange): Promise<void> {
     await relayResponse(exchange, response);
     return;
   }
-  response.body.resume();
+  drainBody(response.body);
   const partETag = presentETag(firstString(response.headers.etag)) ?? '';
   const lastModified = new Date(firstString(response.headers.date) ?? Date.now()).toISOString();
   answerXml(

@@ -1,10 +1,11 @@
-import { pipeline, type Readable, Transform, type TransformCallback } from 'node:stream';
+import { pipeline, type Readable, type Transform } from 'node:stream';
 import { S3Error } from '../s3/errors.ts';
-import type { UpstreamResponse } from '../upstream/client.ts';
+import { drainBody, type UpstreamResponse } from '../upstream/client.ts';
 import type { ClientBody } from './client-body.ts';
 import { presentETag } from './etag.ts';
 import type { Exchange } from './exchange.ts';
 import { clientResponseHeaders } from './headers.ts';
+import { HoldTailUntil } from './hold-tail.ts';
 import { firstString } from './object-read.ts';
 import { relayResponse } from './relay.ts';
 
@@ -40,15 +41,6 @@ export async function sendEncrypted(exchange: Exchange, upload: EncryptedUpload)
   let bodyError: unknown;
   const { source } = upload;
   source.on('error', (error) => first.destroy(error));
-  if (source === exchange.req) {
-    const { req } = exchange;
-    req.on('close', () => {
-      if (!req.complete)
-        first.destroy(
-          new S3Error('IncompleteBody', 'The client closed the connection before sending the whole body.'),
-        );
-    });
-  }
   source.pipe(first);
   pipeline(stages, (error) => {
     upload.done?.();
@@ -58,6 +50,18 @@ export async function sendEncrypted(exchange: Exchange, upload: EncryptedUpload)
       if (source !== exchange.req) source.destroy();
     }
   });
+  if (source === exchange.req) {
+    const { req } = exchange;
+    const cutShort = () => {
+      if (!req.complete)
+        first.destroy(
+          new S3Error('IncompleteBody', 'The client closed the connection before sending the whole body.'),
+        );
+    };
+    // Closed while the data key was on its way (a client gone, or one timed out): nothing will come.
+    if (req.destroyed) cutShort();
+    else req.on('close', cutShort);
+  }
 
   let response: UpstreamResponse;
   try {
@@ -71,36 +75,11 @@ export async function sendEncrypted(exchange: Exchange, upload: EncryptedUpload)
     throw bodyError ?? error;
   }
   if (bodyError !== undefined) {
-    response.body.resume();
+    drainBody(response.body);
     throw bodyError;
   }
   if (response.status >= 300) gate.destroy();
   return response;
-}
-
-export class HoldTailUntil extends Transform {
-  readonly #check: () => void | Promise<void>;
-  #tail: Buffer | undefined;
-
-  constructor(check: () => void | Promise<void>) {
-    super();
-    this.#check = check;
-  }
-
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    const previous = this.#tail;
-    this.#tail = chunk;
-    callback(null, previous);
-  }
-
-  override _flush(callback: TransformCallback): void {
-    Promise.resolve()
-      .then(this.#check)
-      .then(
-        () => callback(null, this.#tail),
-        (error: unknown) => callback(error as Error),
-      );
-  }
 }
 
 /** The 200 of a PutObject or UploadPart: the ETag as presented to clients and the client's verified checksums. */
@@ -109,7 +88,7 @@ export function answerUpload(
   response: UpstreamResponse,
   verifiedChecksums: Record<string, string>,
 ): void {
-  response.body.resume();
+  drainBody(response.body);
   const headers = clientResponseHeaders(response.headers, { dropIntegrity: true });
   const etag = presentETag(firstString(response.headers.etag));
   if (etag !== undefined) headers.etag = etag;

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { KeyWrapper } from '../kms/key-wrapper.ts';
 import type { S3Request } from '../s3/classify.ts';
 import { S3Error } from '../s3/errors.ts';
+import type { ClientGuard } from '../server/client-limits.ts';
 import type { ProxyMetrics } from '../server/metrics.ts';
 import type { UpstreamClient } from '../upstream/client.ts';
 import type { LayoutCache } from './stored-object.ts';
@@ -18,6 +19,8 @@ export type ProxyDeps = {
   virtualHostDomains: string[];
   logger: Logger;
   metrics: ProxyMetrics;
+  /** Admits requests against the budgets and ends those whose client keeps the proxy waiting. */
+  clients: ClientGuard;
 };
 
 /** One client request on its way through the proxy. */

@@ -1,8 +1,10 @@
+import type { ServerResponse } from 'node:http';
 import { errors as undiciErrors } from 'undici';
 import { EnvelopeError } from '../envelope/errors.ts';
 import { KeyServiceError } from '../kms/key-wrapper.ts';
 import { S3Error } from '../s3/errors.ts';
 import { errorXml } from '../s3/xml/error.ts';
+import { type ClientTimeout, hasRequestBody, type Refusal } from '../server/client-limits.ts';
 import { type Exchange, objectResource } from './exchange.ts';
 
 /**
@@ -82,11 +84,70 @@ export function sendError(exchange: Exchange, error: unknown): S3Error {
     'request failed',
   );
   if (exchange.res.headersSent) {
-    exchange.res.destroy(s3Error);
+    cutResponse(exchange.res);
     return s3Error;
   }
   void drainSmallBody(exchange).then((drained) => writeError(exchange, s3Error, drained));
   return s3Error;
+}
+
+/** How long the bytes written before a failure may take to reach the client before the connection is dropped. */
+const CUT_FLUSH_MS = 10_000;
+
+/**
+ * Ends a response whose status line is out, short of its Content-Length: what was written (the status
+ * line with it) still reaches the client, then the connection closes. Destroying the socket at once
+ * would drop what was still buffered, the status line too when it left with the first chunk, and the
+ * request log would count bytes the client never got.
+ */
+function cutResponse(res: ServerResponse): void {
+  const socket = res.socket;
+  if (socket === null || socket.destroyed) {
+    res.destroy();
+    return;
+  }
+  while (res.writableCorked > 0) res.uncork();
+  socket.end();
+  const timer = setTimeout(() => socket.destroy(), CUT_FLUSH_MS);
+  timer.unref();
+  socket.once('close', () => clearTimeout(timer));
+}
+
+/**
+ * A request over a budget (docs/decisions/0006): 503 SlowDown at once, naming the setting, without
+ * reading its body; a connection with a body still coming closes, so a slow client is not waited for.
+ */
+export function refuseOverBudget(exchange: Exchange, refusal: Refusal, limit: number): void {
+  const setting =
+    refusal === 'uploads' ? 'CLOUDTASER_S3PROXY_MAX_UPLOADS' : 'CLOUDTASER_S3PROXY_MAX_REQUESTS';
+  const what = refusal === 'uploads' ? 'requests receiving a body' : 'requests';
+  const error = new S3Error(
+    'SlowDown',
+    `The proxy is handling as many ${what} at once as it may (${setting}=${limit}); retry later.`,
+    { resource: objectResource(exchange.s3) },
+  );
+  writeError(exchange, error, !hasRequestBody(exchange.req));
+}
+
+/**
+ * A client that kept the proxy waiting. Mid-body: 400 RequestTimeout as S3 answers it, then the request is
+ * destroyed, so the upload stops short of its length and the upstream stores nothing. Mid-response: the
+ * connection is cut, as any fault after the headers is.
+ */
+export function endTimedOutClient(exchange: Exchange, timeout: ClientTimeout, minBodyRate: number): void {
+  const { req, res } = exchange;
+  exchange.log.warn({ phase: timeout.phase, reason: timeout.reason }, 'client timed out');
+  const message =
+    timeout.reason === 'too slow'
+      ? `The request body arrived slower than ${minBodyRate} bytes per second (CLOUDTASER_S3PROXY_CLIENT_MIN_BODY_RATE).`
+      : undefined;
+  const error = new S3Error('RequestTimeout', message, { resource: objectResource(exchange.s3) });
+  if (timeout.phase === 'response') {
+    res.destroy(error);
+    return;
+  }
+  if (!res.headersSent) writeError(exchange, error, false);
+  req.destroy(error);
 }
 
 /**

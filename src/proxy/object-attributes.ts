@@ -1,6 +1,7 @@
 import { partPlaintextSize } from '../envelope/index.ts';
 import { responseRuleOf } from '../s3/operations.ts';
 import { rewriteListingEntries } from '../s3/xml/listing.ts';
+import { drainBody } from '../upstream/client.ts';
 import { presentETag } from './etag.ts';
 import type { Exchange } from './exchange.ts';
 import { forwardableRequestHeaders } from './headers.ts';
@@ -22,8 +23,9 @@ export async function getObjectAttributes(exchange: Exchange): Promise<void> {
     query: request.query,
     headers: request.headers,
   });
-  head.body.resume();
-  const object = head.status === 200 ? await encryptedObjectOf(exchange, head) : undefined;
+  drainBody(head.body);
+  const object =
+    head.status === 200 ? await encryptedObjectOf(exchange, head, { sizes: 'located' }) : undefined;
   const response = await deps.upstream.send({
     method: 'GET',
     bucket: s3.bucket,

@@ -1,23 +1,28 @@
-import { type Readable, Transform } from 'node:stream';
-import { S3Error } from '../s3/errors.ts';
-import type { UpstreamResponse } from '../upstream/client.ts';
+import type { ServerResponse } from 'node:http';
+import { type Readable, type Transform, Writable } from 'node:stream';
+import { abandonBody, drainBody, type UpstreamResponse } from '../upstream/client.ts';
 import { type Exchange, objectResource } from './exchange.ts';
+import { HoldTailUntil } from './hold-tail.ts';
 import {
   encryptedObjectOf,
   firstString,
   notModifiedHeaders,
+  partSizesFor,
   plaintextHeaders,
   plaintextRange,
   type ReadRequest,
   readRequest,
+  unencryptedRefusal,
 } from './object-read.ts';
 import { relayResponse } from './relay.ts';
 import type { EncryptedObject, PlainRange } from './stored-object.ts';
 
 /**
- * GetObject: decrypts while streaming and releases only verified plaintext. The status line waits for the
- * first verified segment, so a tampered object usually fails with an S3 error; a failure later in the body
- * aborts the connection, so a client never sees a response that looks complete but is not.
+ * GetObject: decrypts while streaming and releases only verified plaintext. The status line goes out with
+ * the first plaintext released, and the last plaintext only once the whole read has verified: a failure
+ * before the first byte is an S3 error, one after it cuts the body short of its Content-Length, so a
+ * client never sees a response that looks complete but is not. A range or partNumber read first
+ * authenticates the part sizes of a multipart object, so its bytes and its Content-Range are right.
  */
 export async function getObject(exchange: Exchange): Promise<void> {
   const request = readRequest(exchange);
@@ -27,8 +32,10 @@ export async function getObject(exchange: Exchange): Promise<void> {
   }
   const response = await send(exchange, request, {});
   if (response.status !== 200) return answerNonSuccess(exchange, response);
-  const object = await encryptedObjectOf(exchange, response).catch((error: unknown) => {
-    response.body.destroy();
+  // A whole-object read verifies every part header before it releases that part's bytes: the sizes as
+  // located are enough to plan it, and a wrong one fails the stream (docs/FORMAT.md section 9.4).
+  const object = await encryptedObjectOf(exchange, response, { sizes: 'located' }).catch((error: unknown) => {
+    abandonBody(response.body);
     throw error;
   });
   if (object === undefined) return serveUnencrypted(exchange, response);
@@ -47,13 +54,13 @@ async function getObjectRange(exchange: Exchange, request: ReadRequest): Promise
     query: request.query,
     headers: request.headers,
   });
-  head.body.resume();
+  drainBody(head.body);
   if (head.status !== 200) {
     if (head.status === 304) return answerNonSuccess(exchange, head);
     // A HEAD error has no body; ask again with GET so the client gets the upstream's full S3 error.
     return answerNonSuccess(exchange, await send(exchange, request, { range: request.rangeHeader }, true));
   }
-  const object = await encryptedObjectOf(exchange, head);
+  const object = await encryptedObjectOf(exchange, head, { sizes: partSizesFor(request) });
   if (object === undefined) {
     const response = await send(exchange, request, { range: request.rangeHeader }, true);
     if (response.status !== 200 && response.status !== 206) return answerNonSuccess(exchange, response);
@@ -88,7 +95,7 @@ async function send(
 
 async function answerNonSuccess(exchange: Exchange, response: UpstreamResponse): Promise<void> {
   if (response.status === 304) {
-    response.body.resume();
+    drainBody(response.body);
     exchange.res.writeHead(304, notModifiedHeaders(response, exchange));
     exchange.res.end();
     return;
@@ -99,12 +106,8 @@ async function answerNonSuccess(exchange: Exchange, response: UpstreamResponse):
 async function serveUnencrypted(exchange: Exchange, response: UpstreamResponse): Promise<void> {
   const { deps } = exchange;
   if (deps.unencryptedObjects === 'refuse') {
-    response.body.destroy();
-    throw new S3Error(
-      'AccessDenied',
-      'This object is not encrypted and CLOUDTASER_S3PROXY_UNENCRYPTED_OBJECTS=refuse forbids serving it.',
-      { resource: objectResource(exchange.s3) },
-    );
+    abandonBody(response.body);
+    throw unencryptedRefusal(objectResource(exchange.s3));
   }
   deps.metrics.unencryptedObjectsServed.inc();
   exchange.log.warn(
@@ -114,6 +117,11 @@ async function serveUnencrypted(exchange: Exchange, response: UpstreamResponse):
   await relayResponse(exchange, response);
 }
 
+/**
+ * Upstream body → verifying reader → the last chunk held until the reader ended cleanly → the client.
+ * Rejects with the reader's error (the caller answers it: an S3 error, or a cut body once the status
+ * line is out); resolves when the response is done or the client went away.
+ */
 async function streamPlaintext(
   exchange: Exchange,
   response: UpstreamResponse,
@@ -127,44 +135,57 @@ async function streamPlaintext(
   try {
     open = await object.open(range);
   } catch (error) {
-    // Destroying an unread undici body emits RequestAbortedError; unhandled, it would end the process.
-    upstreamBody.on('error', () => undefined);
-    upstreamBody.destroy();
+    abandonBody(upstreamBody);
     throw error;
   }
   const { status, headers } = plaintextHeaders(response, object, range, exchange, request);
+  const held = new HoldTailUntil(() => {});
+  const client = clientWriter(exchange, status, headers);
   upstreamBody.on('error', (error) => open.destroy(error));
-  upstreamBody.pipe(open);
-  // The status line goes out with the first verified plaintext, so a failure before it is still an S3 error.
-  const startResponse = new Transform({
-    transform(chunk: Buffer, _encoding, callback) {
+  await new Promise<void>((resolve, reject) => {
+    open.once('error', (error) => {
+      open.unpipe(held);
+      held.unpipe(client);
+      abandonBody(upstreamBody);
+      reject(error);
+    });
+    res.once('close', () => {
+      if (!res.writableFinished) {
+        abandonBody(upstreamBody);
+        open.destroy();
+      }
+      resolve();
+    });
+    upstreamBody.pipe(open).pipe(held).pipe(client);
+  });
+}
+
+/**
+ * Writes plaintext to the client: the status line with the first chunk, and every chunk counted only
+ * once it is handed to the response, so the request log's byte count is what the client was sent.
+ */
+function clientWriter(
+  exchange: Exchange,
+  status: number,
+  headers: Record<string, string | string[]>,
+): Writable {
+  const res: ServerResponse = exchange.res;
+  return new Writable({
+    write(chunk: Buffer, _encoding, callback) {
       if (!res.headersSent) res.writeHead(status, headers);
-      exchange.bytesOut += chunk.length;
       // Writes made in one turn of the event loop leave as one writev instead of one syscall per segment.
       if (res.writableCorked === 0) {
         res.cork();
         setImmediate(() => res.uncork());
       }
-      callback(null, chunk);
+      exchange.bytesOut += chunk.length;
+      if (res.write(chunk)) callback();
+      else res.once('drain', () => callback());
     },
-    flush(callback) {
+    final(callback) {
       if (!res.headersSent) res.writeHead(status, headers);
+      res.end();
       callback();
     },
-  });
-  await new Promise<void>((resolve, reject) => {
-    open.once('error', (error) => {
-      open.unpipe(startResponse);
-      upstreamBody.destroy();
-      reject(error);
-    });
-    res.once('close', () => {
-      if (!res.writableFinished) {
-        upstreamBody.destroy();
-        open.destroy();
-      }
-      resolve();
-    });
-    open.pipe(startResponse).pipe(res);
   });
 }

@@ -1,7 +1,9 @@
+import { drainBody } from '../upstream/client.ts';
 import { type Exchange, objectResource } from './exchange.ts';
 import {
   encryptedObjectOf,
   notModifiedHeaders,
+  partSizesFor,
   plaintextHeaders,
   plaintextRange,
   readRequest,
@@ -18,13 +20,16 @@ export async function headObject(exchange: Exchange): Promise<void> {
     query: request.query,
     headers: request.headers,
   });
-  response.body.resume();
+  drainBody(response.body);
   if (response.status === 304) {
     exchange.res.writeHead(304, notModifiedHeaders(response, exchange));
     exchange.res.end();
     return;
   }
-  const object = response.status === 200 ? await encryptedObjectOf(exchange, response) : undefined;
+  const object =
+    response.status === 200
+      ? await encryptedObjectOf(exchange, response, { sizes: partSizesFor(request) })
+      : undefined;
   if (object === undefined) {
     // Not ours to interpret: an error, or an object stored before the proxy, answered exactly as upstream did.
     const original =

@@ -13,6 +13,7 @@ import {
   parseUpstreamMultipartReply,
   serializeCompleteMultipartUpload,
 } from '../s3/xml/complete-multipart.ts';
+import { drainBody } from '../upstream/client.ts';
 import { streamedClientBody } from './client-body.ts';
 import { freshDataKey } from './data-key.ts';
 import { answerUpload, sendEncrypted } from './encrypted-upload.ts';
@@ -130,7 +131,7 @@ export async function putStreamedObject(exchange: Exchange): Promise<void> {
         done: () => dek.fill(0),
       });
       if (response.status !== 200) return await relayResponse(exchange, response);
-      response.body.resume();
+      drainBody(response.body);
       const etag = firstString(response.headers.etag);
       if (etag === undefined)
         throw new S3Error('InternalError', `The upstream gave part ${partNumber} no ETag.`);
@@ -178,7 +179,7 @@ async function abortUpload(exchange: Exchange, uploadId: string): Promise<void> 
       key: s3.key,
       query: [['uploadId', uploadId]],
     });
-    response.body.resume();
+    drainBody(response.body);
     if (response.status >= 300)
       log.warn({ uploadId, status: response.status }, 'upstream abort of a failed upload refused');
   } catch (error) {

@@ -5,7 +5,7 @@ import type { UpstreamResponse } from '../upstream/client.ts';
 import { presentETag, upstreamETagCondition } from './etag.ts';
 import { type Exchange, partNumberOf, queryValue } from './exchange.ts';
 import { clientResponseHeaders, firstHeader, forwardableRequestHeaders } from './headers.ts';
-import { type EncryptedObject, encryptedObject, type PlainRange } from './stored-object.ts';
+import { type EncryptedObject, encryptedObject, type PartSizes, type PlainRange } from './stored-object.ts';
 
 /** What a GET or HEAD asked for, in plaintext coordinates, before the object's size is known. */
 export type ReadRequest = {
@@ -57,19 +57,24 @@ export function plaintextRange(
 
 /**
  * The encrypted object behind an upstream GET or HEAD response, or undefined for an object stored without
- * the envelope (written before the proxy; R-ENC-7 decides what happens to it).
+ * the envelope (written before the proxy; R-ENC-7 decides what happens to it). `sizes`: whether a
+ * multipart object's part sizes must be authenticated first (see PartSizes).
  */
 export async function encryptedObjectOf(
   exchange: Exchange,
   response: UpstreamResponse,
-  target: { bucket: string; key: string; versionId: string | undefined } = {
-    bucket: exchange.s3.bucket ?? '',
-    key: exchange.s3.key ?? '',
-    versionId: queryValue(exchange.s3, 'versionId'),
+  options: {
+    sizes: PartSizes;
+    target?: { bucket: string; key: string; versionId: string | undefined };
   },
 ): Promise<EncryptedObject | undefined> {
   const envelope = readEnvelope(response.headers);
   if (envelope === undefined) return undefined;
+  const target = options.target ?? {
+    bucket: exchange.s3.bucket ?? '',
+    key: exchange.s3.key ?? '',
+    versionId: queryValue(exchange.s3, 'versionId'),
+  };
   return encryptedObject(
     envelope,
     {
@@ -79,7 +84,25 @@ export async function encryptedObjectOf(
       storedSize: storedSizeOf(response),
     },
     exchange.deps,
+    options.sizes,
   );
+}
+
+/**
+ * With CLOUDTASER_S3PROXY_UNENCRYPTED_OBJECTS=refuse the bytes of an object without the envelope reach no
+ * client: not read, and not copied into another object to be read from there.
+ */
+export function unencryptedRefusal(resource: string): S3Error {
+  return new S3Error(
+    'AccessDenied',
+    'This object is not encrypted and CLOUDTASER_S3PROXY_UNENCRYPTED_OBJECTS=refuse forbids serving it.',
+    { resource },
+  );
+}
+
+/** A read answered as a range or a part reports sizes it has not read through: they must be authenticated. */
+export function partSizesFor(request: ReadRequest): PartSizes {
+  return request.rangeHeader === undefined && request.partNumber === undefined ? 'located' : 'authenticated';
 }
 
 /** The whole stored size, from a 200's Content-Length or a 206's Content-Range. */

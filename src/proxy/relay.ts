@@ -1,6 +1,5 @@
-import { pipeline } from 'node:stream/promises';
 import { S3Error } from '../s3/errors.ts';
-import type { UpstreamResponse } from '../upstream/client.ts';
+import { abandonBody, drainBody, type UpstreamResponse } from '../upstream/client.ts';
 import type { Exchange } from './exchange.ts';
 import { clientResponseHeaders } from './headers.ts';
 
@@ -27,11 +26,30 @@ export async function relayResponse(
   headers['x-amz-request-id'] ??= exchange.id;
   exchange.res.writeHead(response.status, headers);
   if (exchange.req.method === 'HEAD') {
-    response.body.resume();
+    drainBody(response.body);
     exchange.res.end();
     return;
   }
-  await pipeline(response.body, exchange.res);
+  await relayBody(exchange, response);
+}
+
+/**
+ * The upstream body to the client. A failure of the upstream body rejects, so the caller answers it the
+ * one way (the body is cut short once the status line is out); a client that goes away stops the upstream.
+ */
+function relayBody(exchange: Exchange, response: UpstreamResponse): Promise<void> {
+  const { res } = exchange;
+  return new Promise<void>((resolve, reject) => {
+    response.body.once('error', (error) => {
+      response.body.unpipe(res);
+      reject(error);
+    });
+    res.once('close', () => {
+      if (!res.writableFinished) abandonBody(response.body);
+      resolve();
+    });
+    response.body.pipe(res);
+  });
 }
 
 /** Replies the proxy must read whole to rewrite (listings, part lists, copy results) are small; this bounds them. */
@@ -43,7 +61,7 @@ export async function readUpstreamText(response: UpstreamResponse): Promise<stri
   for await (const chunk of response.body) {
     total += (chunk as Buffer).length;
     if (total > MAX_XML_REPLY) {
-      response.body.destroy();
+      abandonBody(response.body);
       throw new S3Error('InternalError', 'The upstream reply is larger than the proxy accepts.');
     }
     chunks.push(chunk as Buffer);

@@ -5,7 +5,7 @@ import { withoutClientAuthQuery } from '../s3/client-auth.ts';
 import type { HandledOperation } from '../s3/operations.ts';
 import { copyObject, uploadPartCopy } from './copy.ts';
 import type { Exchange, ProxyDeps } from './exchange.ts';
-import { sendError } from './failure.ts';
+import { endTimedOutClient, refuseOverBudget, sendError } from './failure.ts';
 import { listObjects, listParts } from './listing.ts';
 import { completeMultipartUpload, createMultipartUpload, uploadPart } from './multipart.ts';
 import { getObjectAttributes } from './object-attributes.ts';
@@ -110,6 +110,19 @@ export function createProxyHandler(deps: ProxyDeps): ProxyRequestHandler {
         'request',
       );
     });
+    const { limits } = deps.clients;
+    const refusal = deps.clients.admit(req, res, {
+      awaitingContinue: () => !continued,
+      onTimeout: (timeout) => {
+        deps.metrics.clientTimeouts.inc(timeout);
+        endTimedOutClient(exchange, timeout, limits.minBodyRate);
+      },
+    });
+    if (refusal !== undefined) {
+      deps.metrics.requestsRefused.inc({ budget: refusal });
+      refuseOverBudget(exchange, refusal, refusal === 'uploads' ? limits.maxUploads : limits.maxRequests);
+      return;
+    }
     const run = async () => {
       if (classifyError !== undefined) throw classifyError;
       await handlerFor(s3)(exchange);

@@ -1,10 +1,12 @@
 import type { Transform } from 'node:stream';
 import {
+  authenticatePartLayout,
   ciphertextSize,
   createMultipartOpenStream,
   createOpenStream,
   discoverPartLayout,
   EnvelopeError,
+  PART_HEADER_SIZE,
   type PartLayout,
   planMultipartRead,
   planWindow,
@@ -12,7 +14,7 @@ import {
 } from '../envelope/index.ts';
 import type { KeyWrapper } from '../kms/key-wrapper.ts';
 import { S3Error } from '../s3/errors.ts';
-import type { UpstreamClient } from '../upstream/client.ts';
+import { abandonBody, drainBody, type UpstreamClient } from '../upstream/client.ts';
 
 export type PlainRange = { start: number; end: number };
 
@@ -40,10 +42,19 @@ export type ObjectIdentity = {
   storedSize: number;
 };
 
+/**
+ * Which part sizes of a multipart object a read may rely on: `located` takes them from the part headers
+ * as stored (enough for a read of the whole object, whose stream authenticates every header before it
+ * releases that part's bytes); `authenticated` first proves every header (docs/FORMAT.md section 9.4),
+ * as a range, a partNumber, or any size reported without reading the whole body needs.
+ */
+export type PartSizes = 'located' | 'authenticated';
+
 export async function encryptedObject(
   envelope: StoredEnvelope,
   identity: ObjectIdentity,
   services: { keys: KeyWrapper; upstream: UpstreamClient; layouts: LayoutCache },
+  sizes: PartSizes = 'located',
 ): Promise<EncryptedObject> {
   if (envelope.format === 'v1') {
     if (identity.storedSize !== ciphertextSize(envelope.plaintextSize)) {
@@ -81,17 +92,39 @@ export async function encryptedObject(
       },
     };
   }
-  return multipartObject(await storedPartLayout(identity, services), services.keys);
+  const layout =
+    sizes === 'authenticated'
+      ? await authenticatedPartLayout(identity, services)
+      : await storedPartLayout(identity, services);
+  return multipartObject(layout, services.keys);
 }
 
-/** The part layout of a stored multipart object, from its part headers (cached per stored version). */
+/** The part layout of a stored multipart object, from its part headers as stored (cached per stored version). */
 export function storedPartLayout(
   identity: ObjectIdentity,
   services: { upstream: UpstreamClient; layouts: LayoutCache },
 ): Promise<PartLayout> {
-  return services.layouts.get(identity, () =>
+  return services.layouts.located(identity, () =>
     discoverPartLayout(identity.storedSize, (offset) =>
-      fetchStoredBytes(services.upstream, identity, offset, 256),
+      fetchStoredBytes(services.upstream, identity, offset, offset + PART_HEADER_SIZE),
+    ),
+  );
+}
+
+/**
+ * The part layout with every part header authenticated (cached per stored version): N + 1 ranged reads
+ * and the N part keys the first time, nothing after. A layout located before steers the reads.
+ */
+export function authenticatedPartLayout(
+  identity: ObjectIdentity,
+  services: { keys: KeyWrapper; upstream: UpstreamClient; layouts: LayoutCache },
+): Promise<PartLayout> {
+  return services.layouts.authenticated(identity, (known) =>
+    authenticatePartLayout(
+      identity.storedSize,
+      (start, endExclusive) => fetchStoredBytes(services.upstream, identity, start, endExclusive),
+      (part) => services.keys.unwrapKey(part.header.wrappedDek),
+      known === undefined ? {} : { known },
     ),
   );
 }
@@ -138,63 +171,105 @@ export function multipartObject(layout: PartLayout, keys: KeyWrapper): Encrypted
   };
 }
 
-/** A small ranged read of what is stored, pinned to the version the caller looked at. */
+/** Stored bytes start..endExclusive (fewer at the end of the object), pinned to the version the caller looked at. */
 async function fetchStoredBytes(
   upstream: UpstreamClient,
   identity: ObjectIdentity,
-  offset: number,
-  length: number,
+  start: number,
+  endExclusive: number,
 ): Promise<Buffer> {
-  const end = Math.min(offset + length, identity.storedSize) - 1;
-  if (end < offset) return Buffer.alloc(0);
+  const end = Math.min(endExclusive, identity.storedSize) - 1;
+  if (end < start) return Buffer.alloc(0);
   const response = await upstream.send({
     method: 'GET',
     bucket: identity.bucket,
     key: identity.key,
     query: identity.versionId === undefined ? [] : [['versionId', identity.versionId]],
-    headers: { range: `bytes=${offset}-${end}`, 'if-match': identity.etag },
+    headers: { range: `bytes=${start}-${end}`, 'if-match': identity.etag },
   });
-  const chunks: Buffer[] = [];
-  for await (const chunk of response.body) chunks.push(chunk as Buffer);
   if (response.status !== 206 && response.status !== 200) {
+    drainBody(response.body);
     throw new EnvelopeError('TRUNCATED', `reading part headers: upstream answered HTTP ${response.status}`);
   }
-  return Buffer.concat(chunks);
+  const chunks: Buffer[] = [];
+  let length = 0;
+  for await (const chunk of response.body) {
+    chunks.push(chunk as Buffer);
+    length += (chunk as Buffer).length;
+    // A 200 is the whole object: only the bytes asked for are kept.
+    if (response.status === 200 && length > end + 1) {
+      abandonBody(response.body);
+      break;
+    }
+  }
+  const bytes = Buffer.concat(chunks);
+  return response.status === 200 ? bytes.subarray(start, end + 1) : bytes;
 }
 
+type CachedLayouts = { located?: Promise<PartLayout>; authenticated?: Promise<PartLayout> };
+
 /**
- * Part layouts found by reading part headers, kept per stored object version (bucket, key, ETag, version):
- * a changed object has another ETag, so an entry can never describe other bytes than its own.
+ * Part layouts of multipart objects, kept per stored object version (bucket, key, ETag, version, size): a
+ * changed object has another ETag, so an entry can never describe other bytes than its own. An
+ * authenticated layout also answers for a located one.
  */
 export class LayoutCache {
-  readonly #entries = new Map<string, Promise<PartLayout>>();
+  readonly #entries = new Map<string, CachedLayouts>();
   readonly #capacity: number;
 
   constructor(capacity = 1024) {
     this.#capacity = capacity;
   }
 
-  get(identity: ObjectIdentity, discover: () => Promise<PartLayout>): Promise<PartLayout> {
-    const key = [
-      identity.bucket,
-      identity.key,
-      identity.etag,
-      identity.versionId ?? '',
-      identity.storedSize,
-    ].join('\n');
-    const cached = this.#entries.get(key);
-    if (cached !== undefined) {
-      this.#entries.delete(key);
-      this.#entries.set(key, cached);
-      return cached;
+  located(identity: ObjectIdentity, discover: () => Promise<PartLayout>): Promise<PartLayout> {
+    const entry = this.#entry(identity);
+    entry.located ??= this.#settle(identity, entry, 'located', discover());
+    return entry.authenticated ?? entry.located;
+  }
+
+  authenticated(
+    identity: ObjectIdentity,
+    authenticate: (known: PartLayout | undefined) => Promise<PartLayout>,
+  ): Promise<PartLayout> {
+    const entry = this.#entry(identity);
+    if (entry.authenticated === undefined) {
+      const known = entry.located?.catch(() => undefined) ?? Promise.resolve(undefined);
+      entry.authenticated = this.#settle(identity, entry, 'authenticated', known.then(authenticate));
     }
-    const pending = discover();
-    pending.catch(() => this.#entries.delete(key));
-    this.#entries.set(key, pending);
+    return entry.authenticated;
+  }
+
+  /** The entry of a version, as the most recently used one. */
+  #entry(identity: ObjectIdentity): CachedLayouts {
+    const key = cacheKey(identity);
+    const entry = this.#entries.get(key) ?? {};
+    this.#entries.delete(key);
+    this.#entries.set(key, entry);
     if (this.#entries.size > this.#capacity) {
       const oldest = this.#entries.keys().next().value;
       if (oldest !== undefined) this.#entries.delete(oldest);
     }
+    return entry;
+  }
+
+  /** A failed discovery is not kept: the next read tries again. */
+  #settle(
+    identity: ObjectIdentity,
+    entry: CachedLayouts,
+    kind: keyof CachedLayouts,
+    pending: Promise<PartLayout>,
+  ): Promise<PartLayout> {
+    pending.catch(() => {
+      if (entry[kind] === pending) delete entry[kind];
+      if (entry.located === undefined && entry.authenticated === undefined)
+        this.#entries.delete(cacheKey(identity));
+    });
     return pending;
   }
+}
+
+function cacheKey(identity: ObjectIdentity): string {
+  return [identity.bucket, identity.key, identity.etag, identity.versionId ?? '', identity.storedSize].join(
+    '\n',
+  );
 }

@@ -34,6 +34,11 @@ export const S3_ERRORS = {
   MissingContentLength: { status: 411, message: 'You must provide the Content-Length HTTP header.' },
   InvalidPartOrder: { status: 400, message: 'The list of parts was not in ascending order.' },
   InvalidRange: { status: 416, message: 'The requested range is not satisfiable' },
+  RequestTimeout: {
+    status: 400,
+    message:
+      'Your socket connection to the server was not read from or written to within the timeout period. Idle connections will be closed.',
+  },
   PreconditionFailed: {
     status: 412,
     message: 'At least one of the preconditions you specified did not hold.',

@@ -1,7 +1,10 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
-/** Every metric the proxy exports, on one registry that /metrics serves (R-OPS-1). */
-export function createMetrics() {
+/**
+ * Every metric the proxy exports, on one registry that /metrics serves (R-OPS-1). `inFlight` reports the
+ * request budget's use when /metrics is read.
+ */
+export function createMetrics(sources: { inFlight?: () => { requests: number; uploads: number } } = {}) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'cloudtaser_s3proxy_' });
   const prefix = 'cloudtaser_s3proxy_';
@@ -92,6 +95,30 @@ export function createMetrics() {
     unencryptedObjectsServed: new Counter({
       name: `${prefix}unencrypted_objects_served_total`,
       help: 'GETs answered with an object stored without the encryption envelope (R-ENC-7).',
+      registers: [registry],
+    }),
+    requestsInFlight: new Gauge({
+      name: `${prefix}requests_in_flight`,
+      help: 'Requests being handled (budget requests, CLOUDTASER_S3PROXY_MAX_REQUESTS) and, of them, requests whose body is still arriving (uploads, CLOUDTASER_S3PROXY_MAX_UPLOADS).',
+      labelNames: ['budget'] as const,
+      registers: [registry],
+      collect() {
+        const inFlight = sources.inFlight?.();
+        if (inFlight === undefined) return;
+        this.set({ budget: 'requests' }, inFlight.requests);
+        this.set({ budget: 'uploads' }, inFlight.uploads);
+      },
+    }),
+    requestsRefused: new Counter({
+      name: `${prefix}requests_refused_total`,
+      help: 'Requests answered 503 SlowDown at once because a budget was full: requests (MAX_REQUESTS) or uploads (MAX_UPLOADS).',
+      labelNames: ['budget'] as const,
+      registers: [registry],
+    }),
+    clientTimeouts: new Counter({
+      name: `${prefix}client_timeouts_total`,
+      help: 'Requests ended because the client kept the proxy waiting, by phase (request body, response) and reason (idle, too slow).',
+      labelNames: ['phase', 'reason'] as const,
       registers: [registry],
     }),
     decryptFailures: new Counter({

@@ -24,7 +24,6 @@ export type UpstreamOptions = {
   endpoint: { protocol: 'http:' | 'https:'; hostname: string; port: number; basePath: string };
   region: string;
   addressing: UpstreamAddressing;
-  connections: number;
   credentials?: AwsCredentialIdentityProvider;
 };
 
@@ -63,8 +62,11 @@ export class UpstreamClient {
     this.#options = options;
     const { protocol, hostname, port } = options.endpoint;
     this.#origin = `${protocol}//${hostname.includes(':') ? `[${hostname}]` : hostname}:${port}`;
+    // No cap on connections: a cap is a queue, and a queue behind uploads that trickle or readers that
+    // stall starves every other request. What bounds connections is the proxy's request budget
+    // (CLOUDTASER_S3PROXY_MAX_REQUESTS; docs/decisions/0006-slow-clients-and-silent-vault.md).
     this.#agent = new Agent({
-      connections: options.connections,
+      connections: null,
       keepAliveTimeout: 30_000,
       headersTimeout: 300_000,
       bodyTimeout: 300_000,
@@ -122,7 +124,7 @@ export class UpstreamClient {
     if (named === undefined || named === region) return answer;
     this.#regions.remember(request.bucket, named);
     if (request.body === undefined || Buffer.isBuffer(request.body)) return this.#sendSigned(request, named);
-    answer.body.resume();
+    drainBody(answer.body);
     return synthesizedError(
       new S3Error(
         'SlowDown',
@@ -201,7 +203,7 @@ async function examineRegion(
   for await (const chunk of response.body) {
     size += (chunk as Buffer).length;
     if (size > MAX_REGION_ERROR_BODY) {
-      response.body.destroy();
+      abandonBody(response.body);
       return { answer: { ...response, body: replayableBody(Buffer.concat(chunks)) }, named: undefined };
     }
     chunks.push(chunk as Buffer);
@@ -247,4 +249,25 @@ export function headerValue(
 ): string | undefined {
   const value = headers[name];
   return Array.isArray(value) ? value.join(', ') : value;
+}
+
+const ignore = () => undefined;
+
+/**
+ * Reads and drops an upstream body the caller has no use for (a HEAD's, a 304's, the answer to a PUT), so
+ * its connection goes back to the pool. If the connection fails first, nobody needs to know; but an
+ * 'error' event without a listener would end the process, so one listens.
+ */
+export function drainBody(body: Readable): void {
+  body.on('error', ignore);
+  body.resume();
+}
+
+/**
+ * Stops reading an upstream body part-way. undici then emits RequestAbortedError on it (its connection is
+ * closed); that error is the expected outcome, and unheard it would end the process.
+ */
+export function abandonBody(body: Readable): void {
+  body.on('error', ignore);
+  body.destroy();
 }

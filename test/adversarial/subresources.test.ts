@@ -14,7 +14,6 @@ import {
   PutObjectCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import { classifyRequest } from '../../src/s3/classify.ts';
 import { KNOWN_SUBRESOURCES, OPERATION_ROWS } from '../../src/s3/operations.ts';
 import { bodyBytes, createBucket, MiB, patternBytes, uniqueBucket } from '../support/fixtures.ts';
 import { type ProxyProcess, proxyS3Client, startProxy } from '../support/proxy-process.ts';
@@ -103,12 +102,6 @@ const QUERIES = [
   ]),
 ];
 
-const namesGetObject = (query: string): boolean =>
-  classifyRequest(
-    { method: 'GET', rawUrl: `/b/k?${query.replaceAll(UPLOAD, 'u')}`, headers: { host: 'localhost' } },
-    { virtualHostDomains: [] },
-  ).operation === 'GetObject';
-
 type Probe = {
   name: string;
   method: string;
@@ -133,9 +126,7 @@ function probesFor(query: string): Probe[] {
   for (const method of ['GET', 'HEAD']) {
     add(method, 'bucket', 'no body');
     add(method, 'object', 'no body', 'encrypted');
-    // GetObject of the unencrypted object under `refuse` is left out: it still crashes the proxy (issue 8,
-    // finding 4, fixed elsewhere); test/integration/unencrypted-objects.test.ts covers that read.
-    if (!(method === 'GET' && namesGetObject(query))) add(method, 'object', 'no body', 'legacy');
+    add(method, 'object', 'no body', 'legacy');
   }
   for (const method of ['PUT', 'POST', 'DELETE']) {
     for (const level of ['bucket', 'object'] as const) {

@@ -2,15 +2,7 @@
  * Helpers of the cli-*.test.ts files: the tools run as users run them (`node src/main.ts <tool>`, configured
  * by the proxy's environment), objects written through the proxy, and what SeaweedFS really stores.
  */
-import {
-  CompleteMultipartUploadCommand,
-  CreateMultipartUploadCommand,
-  GetObjectCommand,
-  HeadObjectCommand,
-  PutObjectCommand,
-  type S3Client,
-  UploadPartCommand,
-} from '@aws-sdk/client-s3';
+import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { discoverPartLayout, type PartLayout } from '../../src/envelope/index.ts';
 import { bodyBytes } from '../support/fixtures.ts';
 import { proxyEnv, runProxyCli } from '../support/proxy-process.ts';
@@ -74,29 +66,7 @@ export function rewrapToken(vault: Vault, key: string): Promise<string> {
 }
 
 /** A multipart upload through the proxy with exactly these parts. */
-export async function uploadParts(
-  client: S3Client,
-  bucket: string,
-  key: string,
-  parts: Buffer[],
-): Promise<void> {
-  const { UploadId } = await client.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key }));
-  const done = [];
-  for (const [index, body] of parts.entries()) {
-    const { ETag } = await client.send(
-      new UploadPartCommand({ Bucket: bucket, Key: key, UploadId, PartNumber: index + 1, Body: body }),
-    );
-    done.push({ PartNumber: index + 1, ETag });
-  }
-  await client.send(
-    new CompleteMultipartUploadCommand({
-      Bucket: bucket,
-      Key: key,
-      UploadId,
-      MultipartUpload: { Parts: done },
-    }),
-  );
-}
+export { uploadParts } from '../support/fixtures.ts';
 
 export type Stored = {
   bytes: Buffer;

@@ -12,6 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { parseAllDocuments } from 'yaml';
 import { loadInjectorOptions } from '../../src/injector/options.ts';
+import { skipOutsideCi } from '../support/prerequisites.ts';
 
 const REPO_ROOT = resolve(import.meta.dirname, '..', '..');
 const VENV_BIN = join(REPO_ROOT, '.venv', 'bin');
@@ -150,7 +151,7 @@ describe('the Helm chart, rendered by helm', () => {
   }
 
   it('passes helm lint', async (t) => {
-    if (helm === undefined) return t.skip(`helm unavailable: ${skipReason}`);
+    if (helm === undefined) return skipOutsideCi(t, `helm unavailable: ${skipReason}`);
     const { stdout } = await run(helm, ['lint', '--strict', CHART]);
     assert.match(stdout, /1 chart\(s\) linted, 0 chart\(s\) failed/);
   });
@@ -179,7 +180,7 @@ describe('the Helm chart, rendered by helm', () => {
   ];
   for (const { name, kubeVersion, values, mode } of cases) {
     it(`renders objects that validate strictly, with settings the webhook accepts: ${name}`, async (t) => {
-      if (helm === undefined) return t.skip(`helm unavailable: ${skipReason}`);
+      if (helm === undefined) return skipOutsideCi(t, `helm unavailable: ${skipReason}`);
       const rendered = await render(kubeVersion, values);
       const problems = await validateStrict(rendered, kubeVersion);
       // cert-manager's kinds are custom resources, which the Kubernetes schemas do not cover.
@@ -254,7 +255,7 @@ describe('the Helm chart, rendered by helm', () => {
   }
 
   it('generates a certificate for the Service name signed by the CA in the caBundle', async (t) => {
-    if (helm === undefined) return t.skip(`helm unavailable: ${skipReason}`);
+    if (helm === undefined) return skipOutsideCi(t, `helm unavailable: ${skipReason}`);
     const all = objects(await render('1.33.0'));
     const secret = all.find((o) => o.kind === 'Secret') as { data: Record<string, string> };
     const { X509Certificate } = await import('node:crypto');

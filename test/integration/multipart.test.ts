@@ -23,34 +23,10 @@ import {
   patternBytes,
   seededRandom,
   uniqueBucket,
+  uploadParts,
 } from '../support/fixtures.ts';
 import { type ProxyProcess, proxyS3Client, startProxy } from '../support/proxy-process.ts';
 import { createS3Client, type Services, useServices } from '../support/services.ts';
-
-async function uploadParts(
-  client: S3Client,
-  bucket: string,
-  key: string,
-  parts: Buffer[],
-): Promise<string | undefined> {
-  const { UploadId } = await client.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key }));
-  const done = [];
-  for (const [index, body] of parts.entries()) {
-    const { ETag } = await client.send(
-      new UploadPartCommand({ Bucket: bucket, Key: key, UploadId, PartNumber: index + 1, Body: body }),
-    );
-    done.push({ PartNumber: index + 1, ETag });
-  }
-  const complete = await client.send(
-    new CompleteMultipartUploadCommand({
-      Bucket: bucket,
-      Key: key,
-      UploadId,
-      MultipartUpload: { Parts: done },
-    }),
-  );
-  return complete.ETag;
-}
 
 describe('multipart uploads are encrypted part by part and read back exactly', () => {
   let services: Services;

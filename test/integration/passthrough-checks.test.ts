@@ -144,7 +144,6 @@ describe('object-level answers are relayed only if they are the document the ope
       endpoint: { protocol: 'http:', hostname: endpoint.hostname, port: Number(endpoint.port), basePath: '' },
       region: services.s3.region,
       addressing: 'path',
-      connections: 2,
       credentials: async () => ({
         accessKeyId: services.s3.accessKeyId,
         secretAccessKey: services.s3.secretAccessKey,

@@ -207,6 +207,50 @@ describe('pausing Vault', () => {
     assert.equal((await encryptWithProxyToken(vault.addr)).status, 200);
   });
 
+  it('can fall silent as a process stopped with SIGSTOP: connections stay open, nothing answers until resumed', async () => {
+    const { hostname, port } = new URL(services.vault.addr);
+    const socket = connect({ host: hostname, port: Number(port) });
+    socket.unref();
+    let received = '';
+    let closed = false;
+    socket.setEncoding('utf8').on('data', (chunk: string) => {
+      received += chunk;
+    });
+    socket.on('close', () => {
+      closed = true;
+    });
+    const healthRequest = `GET /v1/sys/health HTTP/1.1\r\nHost: ${hostname}\r\n\r\n`;
+    const answered = async (withinMs: number): Promise<boolean> => {
+      const deadline = Date.now() + withinMs;
+      while (Date.now() < deadline) {
+        if (received.includes('\r\n\r\n')) return true;
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      return false;
+    };
+    try {
+      await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
+      socket.write(healthRequest);
+      assert.ok(await answered(5_000), 'OpenBao answers through the relay before the pause');
+      received = '';
+
+      await services.pauseVault('silent');
+      try {
+        socket.write(healthRequest);
+        assert.equal(await answered(700), false, 'no answer on the open connection');
+        assert.equal(closed, false, 'the open connection is not closed');
+        assert.equal(await connectOutcome(services.vault.addr), 'connected', 'new connections are accepted');
+      } finally {
+        await services.resumeVault();
+      }
+      assert.ok(await answered(5_000), 'the request sent during the pause is answered after it');
+      assert.match(received, /^HTTP\/1\.1 200/);
+    } finally {
+      socket.destroy();
+    }
+    assert.equal((await encryptWithProxyToken(services.vault.addr)).status, 200);
+  });
+
   it('keeps the Transit key across a pause, so data wrapped before still unwraps after', async () => {
     const plaintext = randomBytes(32).toString('base64');
     const { ciphertext } = dataOf<{ ciphertext: string }>(await transit('encrypt', { plaintext }));

@@ -1,6 +1,12 @@
 /** Deterministic test data and small helpers shared by the integration and compatibility tests. */
 import { createHash, randomBytes } from 'node:crypto';
-import { CreateBucketCommand, type S3Client } from '@aws-sdk/client-s3';
+import {
+  CompleteMultipartUploadCommand,
+  CreateBucketCommand,
+  CreateMultipartUploadCommand,
+  type S3Client,
+  UploadPartCommand,
+} from '@aws-sdk/client-s3';
 
 /** Bytes that differ at every offset and from run to run of the seed, so misplaced segments show. */
 export function patternBytes(length: number, seed = 1): Buffer {
@@ -38,6 +44,32 @@ export function uniqueBucket(prefix: string): string {
 
 export async function createBucket(client: S3Client, bucket: string): Promise<void> {
   await client.send(new CreateBucketCommand({ Bucket: bucket }));
+}
+
+/** A multipart upload of exactly these parts, numbered 1..N, completed; returns the object's ETag. */
+export async function uploadParts(
+  client: S3Client,
+  bucket: string,
+  key: string,
+  parts: readonly Buffer[],
+): Promise<string | undefined> {
+  const { UploadId } = await client.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key }));
+  const done = [];
+  for (const [index, body] of parts.entries()) {
+    const { ETag } = await client.send(
+      new UploadPartCommand({ Bucket: bucket, Key: key, UploadId, PartNumber: index + 1, Body: body }),
+    );
+    done.push({ PartNumber: index + 1, ETag });
+  }
+  const complete = await client.send(
+    new CompleteMultipartUploadCommand({
+      Bucket: bucket,
+      Key: key,
+      UploadId,
+      MultipartUpload: { Parts: done },
+    }),
+  );
+  return complete.ETag;
 }
 
 export async function bodyBytes(body: unknown): Promise<Buffer> {

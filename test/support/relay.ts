@@ -3,10 +3,14 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
 /**
  * How a paused relay looks to a client:
  * - `refuse`: nothing listens on the port any more, so connects fail with ECONNREFUSED (a stopped server);
- * - `hang`: connections are accepted and then never answered (a server or network that has stalled).
- * Connections open at the moment of pausing are cut in both modes, as they would be by a crash.
+ * - `hang`: connections are accepted and then never answered (a server or network that has stalled);
+ *   connections open at the moment of pausing are cut, as they would be by a crash;
+ * - `silent`: a server stopped with SIGSTOP. Open connections stay open and new ones are accepted (the
+ *   kernel completes the handshake), but not a byte moves either way; nothing is closed, so a client
+ *   learns nothing but silence. `resume()` is SIGCONT: what was sent meanwhile is delivered then, and
+ *   the connections accepted meanwhile are served.
  */
-export type PauseMode = 'refuse' | 'hang';
+export type PauseMode = 'refuse' | 'hang' | 'silent';
 
 export interface Relay {
   /** `http://127.0.0.1:<port>`: the address to give a client instead of the target's. */
@@ -30,6 +34,10 @@ export async function startRelay(
 ): Promise<Relay> {
   const forwarded = new Set<Socket>();
   const held = new Set<Socket>();
+  /** Client → target pairs whose bytes are moving (not silenced). */
+  const pairs = new Set<{ client: Socket; upstream: Socket }>();
+  /** Connections accepted while silent, each waiting to be forwarded on resume. */
+  const waiting = new Set<Socket>();
   let paused: PauseMode | null = null;
   let closed = false;
 
@@ -39,17 +47,41 @@ export async function startRelay(
     forwarded.add(upstream);
     client.unref();
     upstream.unref();
+    const pair = { client, upstream };
     const teardown = (): void => {
       client.destroy();
       upstream.destroy();
       forwarded.delete(client);
       forwarded.delete(upstream);
+      pairs.delete(pair);
     };
     client.on('error', teardown).on('close', teardown);
     upstream.on('error', teardown).on('close', teardown);
+    pairs.add(pair);
     if (options.onClientData) client.on('data', options.onClientData);
     client.pipe(upstream);
     upstream.pipe(client);
+  }
+
+  /** Stops every byte in both directions and stops reading, so the kernel's buffers fill as a stopped process's do. */
+  function silence(): void {
+    for (const { client, upstream } of pairs) {
+      client.unpipe(upstream);
+      upstream.unpipe(client);
+      client.pause();
+      upstream.pause();
+    }
+  }
+
+  function unsilence(): void {
+    for (const { client, upstream } of pairs) {
+      client.pipe(upstream);
+      upstream.pipe(client);
+    }
+    for (const client of waiting) {
+      waiting.delete(client);
+      if (!client.destroyed) forward(client);
+    }
   }
 
   function accept(client: Socket): void {
@@ -61,6 +93,13 @@ export async function startRelay(
       client.unref();
       held.add(client);
       client.on('error', () => client.destroy()).on('close', () => held.delete(client));
+      return;
+    }
+    if (paused === 'silent') {
+      client.unref();
+      client.pause();
+      waiting.add(client);
+      client.on('error', () => client.destroy()).on('close', () => waiting.delete(client));
       return;
     }
     forward(client);
@@ -101,7 +140,13 @@ export async function startRelay(
     },
     async pause(mode: PauseMode = 'refuse') {
       if (closed) throw new Error('relay is closed');
+      if (paused === 'silent' && mode !== 'silent') unsilence();
       paused = mode;
+      if (mode === 'silent') {
+        silence();
+        if (server === null) server = await listen(port);
+        return;
+      }
       cut(forwarded);
       if (mode === 'refuse') cut(held);
       if (mode === 'refuse' && server !== null) {
@@ -113,7 +158,9 @@ export async function startRelay(
     },
     async resume() {
       if (closed) throw new Error('relay is closed');
+      const wasSilent = paused === 'silent';
       paused = null;
+      if (wasSilent) unsilence();
       cut(held);
       if (server === null) {
         try {
@@ -127,6 +174,7 @@ export async function startRelay(
       closed = true;
       cut(forwarded);
       cut(held);
+      cut(waiting);
       if (server !== null) {
         const closing = closeServer(server);
         server = null;

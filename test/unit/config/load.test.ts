@@ -51,7 +51,7 @@ describe('loadConfig defaults', () => {
       authMountPath: 'kubernetes',
       authTokenPath: '/var/run/secrets/kubernetes.io/serviceaccount/token',
       skipVerify: false,
-      timeoutMs: 30_000,
+      timeoutMs: 10_000,
       maxRetries: 2,
     });
     assert.deepEqual(config.transit, { mount: 'transit', key: 'myapp-s3' });
@@ -59,7 +59,16 @@ describe('loadConfig defaults', () => {
     assert.equal(config.unencryptedObjects, 'serve');
     assert.equal(config.logLevel, 'info');
     assert.equal(config.shutdownGraceMs, 25_000);
-    assert.equal(config.upstreamConnections, 128);
+    // A slow but honest client over a WAN survives these; one that trickles or stalls does not (0006).
+    assert.deepEqual(config.clients, {
+      headerTimeoutMs: 20_000,
+      idleTimeoutMs: 20_000,
+      minBodyRate: 500,
+      maxRequests: 512,
+      maxUploads: 256,
+    });
+    assert.equal(config.keyTimeoutMs, 10_000);
+    assert.equal(config.readyTimeoutMs, 3_000);
   });
 
   it('parses every default in the table with its own parser', () => {
@@ -112,7 +121,13 @@ describe('loadConfig values', () => {
       CLOUDTASER_S3PROXY_UNENCRYPTED_OBJECTS: 'refuse',
       CLOUDTASER_S3PROXY_LOG_LEVEL: 'debug',
       CLOUDTASER_S3PROXY_SHUTDOWN_GRACE: '0',
-      CLOUDTASER_S3PROXY_UPSTREAM_CONNECTIONS: '16',
+      CLOUDTASER_S3PROXY_KEY_TIMEOUT: '2500ms',
+      CLOUDTASER_S3PROXY_CLIENT_HEADER_TIMEOUT: '5s',
+      CLOUDTASER_S3PROXY_CLIENT_IDLE_TIMEOUT: '1m',
+      CLOUDTASER_S3PROXY_CLIENT_MIN_BODY_RATE: '0',
+      CLOUDTASER_S3PROXY_MAX_REQUESTS: '64',
+      CLOUDTASER_S3PROXY_MAX_UPLOADS: '16',
+      CLOUDTASER_S3PROXY_READY_TIMEOUT: '1',
     });
     assert.deepEqual(config.s3.endpoint, {
       protocol: 'http:',
@@ -142,7 +157,15 @@ describe('loadConfig values', () => {
     assert.equal(config.unencryptedObjects, 'refuse');
     assert.equal(config.logLevel, 'debug');
     assert.equal(config.shutdownGraceMs, 0);
-    assert.equal(config.upstreamConnections, 16);
+    assert.equal(config.keyTimeoutMs, 2_500);
+    assert.deepEqual(config.clients, {
+      headerTimeoutMs: 5_000,
+      idleTimeoutMs: 60_000,
+      minBodyRate: 0,
+      maxRequests: 64,
+      maxUploads: 16,
+    });
+    assert.equal(config.readyTimeoutMs, 1_000);
   });
 
   it('returns a deeply frozen configuration', () => {
@@ -203,7 +226,13 @@ describe('loadConfig errors', () => {
       CLOUDTASER_S3PROXY_UNENCRYPTED_OBJECTS: 'allow',
       CLOUDTASER_S3PROXY_LOG_LEVEL: 'trace',
       CLOUDTASER_S3PROXY_SHUTDOWN_GRACE: '10 seconds',
-      CLOUDTASER_S3PROXY_UPSTREAM_CONNECTIONS: '0',
+      CLOUDTASER_S3PROXY_KEY_TIMEOUT: '0s',
+      CLOUDTASER_S3PROXY_CLIENT_HEADER_TIMEOUT: '0',
+      CLOUDTASER_S3PROXY_CLIENT_IDLE_TIMEOUT: 'forever',
+      CLOUDTASER_S3PROXY_CLIENT_MIN_BODY_RATE: '-5',
+      CLOUDTASER_S3PROXY_MAX_REQUESTS: '0',
+      CLOUDTASER_S3PROXY_MAX_UPLOADS: 'all',
+      CLOUDTASER_S3PROXY_READY_TIMEOUT: '3 s',
     });
     const named = SETTING_LIST.filter((s) => s.presence !== 'optional' || s.env === 'VAULT_CACERT').map(
       (s) => s.env,
@@ -220,6 +249,18 @@ describe('loadConfig errors', () => {
       ),
     );
     for (const error of errors) assert.doesNotMatch(error, /\n/);
+  });
+
+  it('requires CLOUDTASER_S3PROXY_MAX_UPLOADS below CLOUDTASER_S3PROXY_MAX_REQUESTS, naming both', () => {
+    assert.deepEqual(
+      errorsOf({ ...MINIMAL, CLOUDTASER_S3PROXY_MAX_REQUESTS: '100', CLOUDTASER_S3PROXY_MAX_UPLOADS: '100' }),
+      [
+        'CLOUDTASER_S3PROXY_MAX_UPLOADS (100) must be below CLOUDTASER_S3PROXY_MAX_REQUESTS (100), so that uploads cannot take every request slot',
+      ],
+    );
+    assert.deepEqual(errorsOf({ ...MINIMAL, CLOUDTASER_S3PROXY_MAX_REQUESTS: '100' }), [
+      'CLOUDTASER_S3PROXY_MAX_UPLOADS (256) must be below CLOUDTASER_S3PROXY_MAX_REQUESTS (100), so that uploads cannot take every request slot',
+    ]);
   });
 
   it('requires VAULT_TOKEN when VAULT_AUTH_METHOD=token', () => {
