@@ -74,8 +74,7 @@ async function main(argv: string[]): Promise<number> {
     }
   }
   const { serve } = await import('./cli/serve.ts');
-  await serve(loaded.config, loaded.warnings);
-  return 0;
+  return await serve(loaded.config, loaded.warnings);
 }
 
 main(process.argv.slice(2)).then(

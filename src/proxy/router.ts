@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { classifyRequest, type S3Request } from '../s3/classify.ts';
 import { withoutClientAuthQuery } from '../s3/client-auth.ts';
 import type { HandledOperation } from '../s3/operations.ts';
+import { authenticateClient, authorisedHandler } from './client-access.ts';
 import { copyObject, uploadPartCopy } from './copy.ts';
 import type { Exchange, ProxyDeps } from './exchange.ts';
 import { endTimedOutClient, refuseOverBudget, sendError } from './failure.ts';
@@ -101,6 +102,7 @@ export function createProxyHandler(deps: ProxyDeps): ProxyRequestHandler {
           method: req.method,
           bucket: s3.bucket,
           key: s3.key,
+          accessKeyId: exchange.client?.accessKeyId,
           status,
           complete: res.writableFinished,
           durationMs: Math.round(seconds * 1000),
@@ -124,8 +126,9 @@ export function createProxyHandler(deps: ProxyDeps): ProxyRequestHandler {
       return;
     }
     const run = async () => {
+      authenticateClient(exchange);
       if (classifyError !== undefined) throw classifyError;
-      await handlerFor(s3)(exchange);
+      await (authorisedHandler(exchange) ?? handlerFor(s3))(exchange);
     };
     run().catch((error: unknown) => {
       const answered = sendError(exchange, error);
