@@ -3,7 +3,6 @@
  * table, as for the proxy, so that parsing, defaults and `--help` agree. Sidecar settings are the
  * cluster-wide defaults that pod annotations may override; webhook settings only concern the server.
  */
-import { readFileSync } from 'node:fs';
 import {
   type ListenAddress,
   type Parsed,
@@ -16,6 +15,7 @@ import {
   parseVaultMountPath,
 } from '../config/parse.ts';
 import { LOG_LEVELS, type LogLevel, SETTINGS } from '../config/settings.ts';
+import { packageVersion } from '../version.ts';
 
 export const SIDECAR_MODES = ['native', 'container'] as const;
 export type SidecarMode = (typeof SIDECAR_MODES)[number];
@@ -52,17 +52,6 @@ export interface WebhookOptions {
   readonly tlsKeyFile: string;
   readonly tlsReloadIntervalMs: number;
   readonly logLevel: LogLevel;
-}
-
-function packageVersion(): string {
-  try {
-    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
-      version?: unknown;
-    };
-    return typeof pkg.version === 'string' ? pkg.version : 'latest';
-  } catch {
-    return 'latest';
-  }
 }
 
 export const DEFAULT_IMAGE = `cloudtaser/cloudtaser-s3-proxy:${packageVersion()}`;
