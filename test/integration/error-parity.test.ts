@@ -59,6 +59,16 @@ const get = (path: string, headers: Record<string, string> = {}, query: [string,
   query,
 });
 
+/** UploadPart (or UploadPartCopy) of part 2 into the world's pending upload. */
+const partTwoOfPending = (w: World) => ({
+  method: 'PUT',
+  path: `/${w.bucket}/pending`,
+  query: [
+    ['partNumber', '2'],
+    ['uploadId', w.uploadId],
+  ] as [string, string][],
+});
+
 const completeXml = (parts: Array<[number, string]>) =>
   Buffer.from(
     `<CompleteMultipartUpload>${parts.map(([n, etag]) => `<Part><PartNumber>${n}</PartNumber><ETag>${etag}</ETag></Part>`).join('')}</CompleteMultipartUpload>`,
@@ -381,53 +391,31 @@ const CASES: Case[] = [
       body: TAIL,
     }),
   },
-  {
-    name: 'UploadPart with partNumber=0',
-    request: (w) => ({
-      method: 'PUT',
-      path: `/${w.bucket}/pending`,
-      query: [
-        ['partNumber', '0'],
-        ['uploadId', w.uploadId],
-      ],
-      body: TAIL,
+  ...['0', '10001'].map(
+    (partNumber): Case => ({
+      name: `UploadPart with partNumber=${partNumber}`,
+      request: (w) => ({
+        method: 'PUT',
+        path: `/${w.bucket}/pending`,
+        query: [
+          ['partNumber', partNumber],
+          ['uploadId', w.uploadId],
+        ],
+        body: TAIL,
+      }),
+      s3: {
+        status: 400,
+        code: 'InvalidArgument',
+        seaweedfs: { status: 400, code: 'InvalidPart' },
+        source:
+          "S3 answers 'Part number must be an integer between 1 and 10000, inclusive' (riak_cs#945, versitygw#1065 quote the reply)",
+      },
     }),
-    s3: {
-      status: 400,
-      code: 'InvalidArgument',
-      seaweedfs: { status: 400, code: 'InvalidPart' },
-      source:
-        "S3 answers 'Part number must be an integer between 1 and 10000, inclusive' (riak_cs#945, versitygw#1065 quote the reply)",
-    },
-  },
-  {
-    name: 'UploadPart with partNumber=10001',
-    request: (w) => ({
-      method: 'PUT',
-      path: `/${w.bucket}/pending`,
-      query: [
-        ['partNumber', '10001'],
-        ['uploadId', w.uploadId],
-      ],
-      body: TAIL,
-    }),
-    s3: {
-      status: 400,
-      code: 'InvalidArgument',
-      seaweedfs: { status: 400, code: 'InvalidPart' },
-      source:
-        "S3 answers 'Part number must be an integer between 1 and 10000, inclusive' (riak_cs#945, versitygw#1065 quote the reply)",
-    },
-  },
+  ),
   {
     name: 'UploadPart with a checksum that does not match',
     request: (w) => ({
-      method: 'PUT',
-      path: `/${w.bucket}/pending`,
-      query: [
-        ['partNumber', '2'],
-        ['uploadId', w.uploadId],
-      ],
+      ...partTwoOfPending(w),
       headers: { 'x-amz-checksum-crc32': crc32Base64(SMALL) },
       body: TAIL,
     }),
@@ -449,24 +437,14 @@ const CASES: Case[] = [
   {
     name: 'UploadPartCopy from a missing key',
     request: (w) => ({
-      method: 'PUT',
-      path: `/${w.bucket}/pending`,
-      query: [
-        ['partNumber', '2'],
-        ['uploadId', w.uploadId],
-      ],
+      ...partTwoOfPending(w),
       headers: { 'x-amz-copy-source': `/${w.bucket}/missing` },
     }),
   },
   {
     name: 'UploadPartCopy with a source range past the end',
     request: (w) => ({
-      method: 'PUT',
-      path: `/${w.bucket}/pending`,
-      query: [
-        ['partNumber', '2'],
-        ['uploadId', w.uploadId],
-      ],
+      ...partTwoOfPending(w),
       headers: { 'x-amz-copy-source': `/${w.bucket}/small`, 'x-amz-copy-source-range': 'bytes=0-5000' },
     }),
     s3: {
@@ -480,12 +458,7 @@ const CASES: Case[] = [
   {
     name: 'UploadPartCopy with x-amz-copy-source-if-match that fails',
     request: (w) => ({
-      method: 'PUT',
-      path: `/${w.bucket}/pending`,
-      query: [
-        ['partNumber', '2'],
-        ['uploadId', w.uploadId],
-      ],
+      ...partTwoOfPending(w),
       headers: { 'x-amz-copy-source': `/${w.bucket}/small`, 'x-amz-copy-source-if-match': '"0123"' },
     }),
   },
@@ -625,12 +598,7 @@ const CASES: Case[] = [
   {
     name: 'UploadPart without Content-Length',
     request: (w) => ({
-      method: 'PUT',
-      path: `/${w.bucket}/pending`,
-      query: [
-        ['partNumber', '2'],
-        ['uploadId', w.uploadId],
-      ],
+      ...partTwoOfPending(w),
       noContentLength: true,
     }),
     s3: {
@@ -674,12 +642,7 @@ const CASES: Case[] = [
   {
     name: 'UploadPartCopy with a source range that is not bytes=first-last',
     request: (w) => ({
-      method: 'PUT',
-      path: `/${w.bucket}/pending`,
-      query: [
-        ['partNumber', '2'],
-        ['uploadId', w.uploadId],
-      ],
+      ...partTwoOfPending(w),
       headers: { 'x-amz-copy-source': `/${w.bucket}/small`, 'x-amz-copy-source-range': 'bytes=10-' },
     }),
     s3: {
