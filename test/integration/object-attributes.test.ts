@@ -41,7 +41,7 @@ describe('GetObjectAttributes reports the plaintext, not what is stored', () => 
     const head = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: 'single' }));
     assert.equal(attributes.ObjectSize, 100_000);
     assert.equal(attributes.ETag?.replaceAll('"', ''), head.ETag?.replaceAll('"', ''));
-    // The SDK sent a CRC32 header with the PUT; the envelope keeps it (docs/decisions/0011).
+    // The SDK sent a CRC32 header with the PUT; the envelope keeps it (docs/decisions/0012).
     assert.deepEqual(attributes.Checksum, {
       ChecksumCRC32: crc32Base64(patternBytes(100_000, 1)),
       ChecksumType: 'FULL_OBJECT',
