@@ -14,7 +14,7 @@
 set -euo pipefail
 
 version=v1.8.0
-dir=${CLOUDTASER_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/cloudtaser}/versitygw-$version
+dir=${CLOUDTASER_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/cloudtaser}/versitygw-$version
 log() { printf 'build-versitygw: %s\n' "$*" >&2; }
 if [[ ${1:-} == --where ]]; then echo "$dir/versitygw"; exit 0; fi
 
