@@ -19,9 +19,13 @@ const TOOLS: Record<string, () => Promise<Tool>> = {
     const m = await import('./cli/encrypt-existing.ts');
     return { run: m.encryptExisting, usage: m.ENCRYPT_EXISTING_USAGE };
   },
+  audit: async () => {
+    const m = await import('./cli/audit.ts');
+    return { run: m.audit, usage: m.AUDIT_USAGE };
+  },
 };
 
-/** `cloudtaser-s3-proxy [serve|check-config|decrypt|rewrap|encrypt-existing|inject|webhook|help]`; configured by environment variables only. */
+/** `cloudtaser-s3-proxy [serve|check-config|decrypt|rewrap|encrypt-existing|audit|inject|webhook|help]`; configured by environment variables only. */
 async function main(argv: string[]): Promise<number> {
   const command = argv[0] ?? 'serve';
   if (command === 'help' || command === '--help' || command === '-h') {
@@ -70,8 +74,7 @@ async function main(argv: string[]): Promise<number> {
     }
   }
   const { serve } = await import('./cli/serve.ts');
-  await serve(loaded.config, loaded.warnings);
-  return 0;
+  return await serve(loaded.config, loaded.warnings);
 }
 
 main(process.argv.slice(2)).then(

@@ -65,7 +65,7 @@ const xml = new XMLParser({
   parseTagValue: false,
   trimValues: false,
   processEntities: true,
-  isArray: (name) => ['Contents', 'Tag', 'Upload'].includes(name),
+  isArray: (name) => ['Contents', 'Tag', 'Upload', 'Version', 'Part'].includes(name),
 });
 
 async function failure(response: UpstreamResponse, what: string): Promise<UpstreamError> {
@@ -107,15 +107,33 @@ export type ListedObject = { key: string; size: number; etag: string };
 export type ListedPage = { objects: ListedObject[] /** No page follows. */; last: boolean };
 
 /**
- * Every current object under `prefix`, a page (up to 1000) at a time (ListObjectsV2). The next page is
- * requested while the caller works on this one.
+ * The pages of a listing, each `fetchPage(marker)` giving items and the marker of the next page (none
+ * after the last). The next page is requested while the caller works on this one.
  */
+async function* pagesAhead<T, M>(
+  fetchPage: (marker: M | undefined) => Promise<{ items: T[]; next: M | undefined }>,
+): AsyncGenerator<{ items: T[]; last: boolean }> {
+  let pending = fetchPage(undefined);
+  for (;;) {
+    const { items, next } = await pending;
+    if (next === undefined) {
+      yield { items, last: true };
+      return;
+    }
+    pending = fetchPage(next);
+    // Fetched ahead: if the caller stops early nobody awaits it.
+    pending.catch(() => undefined);
+    yield { items, last: false };
+  }
+}
+
+/** Every current object under `prefix`, a page (up to 1000) at a time (ListObjectsV2). */
 export async function* listObjectPages(
   upstream: UpstreamClient,
   bucket: string,
   prefix: string,
 ): AsyncGenerator<ListedPage> {
-  const fetchPage = async (token: string | undefined) => {
+  const pages = pagesAhead(async (token: string | undefined) => {
     const query: Array<[string, string]> = [
       ['list-type', '2'],
       ['prefix', prefix],
@@ -132,35 +150,78 @@ export async function* listObjectPages(
     };
     const result = parsed.ListBucketResult;
     if (result === undefined) throw new UpstreamError(200, undefined, 'listing: not a ListBucketResult');
-    const objects = (result.Contents ?? []).map((entry) => ({
+    const items = (result.Contents ?? []).map((entry) => ({
       key: String(entry.Key ?? ''),
       size: Number(entry.Size),
       etag: String(entry.ETag ?? ''),
     }));
     const next = result.IsTruncated === 'true' ? result.NextContinuationToken : undefined;
-    return { objects, next: next === '' ? undefined : next };
-  };
-  let pending = fetchPage(undefined);
-  for (;;) {
-    const { objects, next } = await pending;
-    if (next === undefined) {
-      yield { objects, last: true };
-      return;
-    }
-    pending = fetchPage(next);
-    // Fetched ahead: if the caller stops early nobody awaits it.
-    pending.catch(() => undefined);
-    yield { objects, last: false };
-  }
+    return { items, next: next === '' ? undefined : next };
+  });
+  for await (const { items, last } of pages) yield { objects: items, last };
 }
+
+export type ListedVersion = { key: string; versionId: string; isLatest: boolean; size: number; etag: string };
+
+export type ListedVersionPage = { versions: ListedVersion[] /** No page follows. */; last: boolean };
+
+/**
+ * Every version of every object under `prefix` (ListObjectVersions), a page at a time. Delete markers
+ * hold no data and are left out.
+ */
+export async function* listObjectVersionPages(
+  upstream: UpstreamClient,
+  bucket: string,
+  prefix: string,
+): AsyncGenerator<ListedVersionPage> {
+  type Entry = { Key?: string; VersionId?: string; IsLatest?: string; Size?: string; ETag?: string };
+  const pages = pagesAhead(async (markers: Array<[string, string]> | undefined) => {
+    const response = await upstream.send({
+      method: 'GET',
+      bucket,
+      query: [['versions', ''], ['prefix', prefix], ...(markers ?? [])],
+    });
+    if (response.status !== 200)
+      throw await failure(response, `listing versions of s3://${bucket}/${prefix}`);
+    const parsed = xml.parse(await response.body.text()) as {
+      ListVersionsResult?: {
+        Version?: Entry[];
+        IsTruncated?: string;
+        NextKeyMarker?: string;
+        NextVersionIdMarker?: string;
+      };
+    };
+    const result = parsed.ListVersionsResult;
+    if (result === undefined)
+      throw new UpstreamError(200, undefined, 'listing versions: not a ListVersionsResult');
+    const items = (result.Version ?? []).map((entry) => ({
+      key: String(entry.Key ?? ''),
+      versionId: String(entry.VersionId ?? 'null'),
+      isLatest: entry.IsLatest === 'true',
+      size: Number(entry.Size),
+      etag: String(entry.ETag ?? ''),
+    }));
+    const next: Array<[string, string]> | undefined =
+      result.IsTruncated === 'true' && result.NextKeyMarker
+        ? [
+            ['key-marker', result.NextKeyMarker],
+            ['version-id-marker', result.NextVersionIdMarker ?? ''],
+          ]
+        : undefined;
+    return { items, next };
+  });
+  for await (const { items, last } of pages) yield { versions: items, last };
+}
+
+export type IncompleteUpload = { key: string; uploadId: string; initiated: string | undefined };
 
 /** Multipart uploads under `prefix` that were started and neither completed nor aborted. */
 export async function listIncompleteUploads(
   upstream: UpstreamClient,
   bucket: string,
   prefix: string,
-): Promise<Array<{ key: string; uploadId: string }>> {
-  const uploads: Array<{ key: string; uploadId: string }> = [];
+): Promise<IncompleteUpload[]> {
+  const uploads: IncompleteUpload[] = [];
   let markers: Array<[string, string]> = [];
   for (;;) {
     const response = await upstream.send({
@@ -172,7 +233,7 @@ export async function listIncompleteUploads(
       throw await failure(response, `listing multipart uploads of s3://${bucket}/${prefix}`);
     const parsed = xml.parse(await response.body.text()) as {
       ListMultipartUploadsResult?: {
-        Upload?: Array<{ Key?: string; UploadId?: string }>;
+        Upload?: Array<{ Key?: string; UploadId?: string; Initiated?: string }>;
         IsTruncated?: string;
         NextKeyMarker?: string;
         NextUploadIdMarker?: string;
@@ -180,12 +241,54 @@ export async function listIncompleteUploads(
     };
     const result = parsed.ListMultipartUploadsResult;
     for (const upload of result?.Upload ?? [])
-      uploads.push({ key: String(upload.Key ?? ''), uploadId: String(upload.UploadId ?? '') });
+      uploads.push({
+        key: String(upload.Key ?? ''),
+        uploadId: String(upload.UploadId ?? ''),
+        initiated: upload.Initiated === undefined ? undefined : String(upload.Initiated),
+      });
     if (result?.IsTruncated !== 'true' || !result.NextKeyMarker) return uploads;
     markers = [
       ['key-marker', result.NextKeyMarker],
       ['upload-id-marker', result.NextUploadIdMarker ?? ''],
     ];
+  }
+}
+
+/** The parts an incomplete multipart upload holds so far (ListParts): how many, and their stored bytes. */
+export async function listUploadParts(
+  upstream: UpstreamClient,
+  bucket: string,
+  upload: { key: string; uploadId: string },
+): Promise<{ parts: number; storedBytes: number }> {
+  let parts = 0;
+  let storedBytes = 0;
+  let marker: Array<[string, string]> = [];
+  for (;;) {
+    const response = await upstream.send({
+      method: 'GET',
+      bucket,
+      key: upload.key,
+      query: [['uploadId', upload.uploadId], ...marker],
+    });
+    if (response.status !== 200)
+      throw await failure(
+        response,
+        `listing the parts of upload ${upload.uploadId} of ${s3Url(bucket, upload.key)}`,
+      );
+    const parsed = xml.parse(await response.body.text()) as {
+      ListPartsResult?: {
+        Part?: Array<{ Size?: string }>;
+        IsTruncated?: string;
+        NextPartNumberMarker?: string;
+      };
+    };
+    const result = parsed.ListPartsResult;
+    for (const part of result?.Part ?? []) {
+      parts += 1;
+      storedBytes += Number(part.Size ?? 0);
+    }
+    if (result?.IsTruncated !== 'true' || !result.NextPartNumberMarker) return { parts, storedBytes };
+    marker = [['part-number-marker', result.NextPartNumberMarker]];
   }
 }
 
@@ -338,6 +441,21 @@ export async function hashStream(stream: Readable): Promise<{ sha256: string; by
     }
   });
   return { sha256: tap.digest.hex(), bytes: tap.digest.bytes };
+}
+
+/**
+ * Reads a stream of verified plaintext to its end (it fails if the stream does) and keeps nothing: each
+ * chunk is counted and zeroed. Returns the byte count.
+ */
+export async function discardStream(stream: Readable): Promise<number> {
+  let bytes = 0;
+  await pipeline(stream, async (source: AsyncIterable<Buffer>) => {
+    for await (const chunk of source) {
+      bytes += chunk.length;
+      chunk.fill(0);
+    }
+  });
+  return bytes;
 }
 
 // ---------------------------------------------------------------------------------------------

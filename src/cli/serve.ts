@@ -1,18 +1,25 @@
+import type { Logger } from 'pino';
+import { CredentialsFileError } from '../auth/client-credentials.ts';
+import { ClientCredentialsStore } from '../auth/credentials-store.ts';
 import type { Config } from '../config/index.ts';
 import { KeyServiceError } from '../kms/key-wrapper.ts';
 import type { AuthEvent } from '../kms/vault-auth.ts';
 import { createLogger } from '../log.ts';
 import { createProxyHandler } from '../proxy/router.ts';
 import { LayoutCache } from '../proxy/stored-object.ts';
+import { REFUSAL_REASONS } from '../s3/sigv4/refusal.ts';
 import { ClientGuard } from '../server/client-limits.ts';
 import { createHealthServer } from '../server/health-server.ts';
-import { createMetrics, vaultCallLabel } from '../server/metrics.ts';
+import { createMetrics, type ProxyMetrics, vaultCallLabel } from '../server/metrics.ts';
 import { createProxyServer, drain, listen } from '../server/proxy-server.ts';
 import { drainBody } from '../upstream/client.ts';
 import { createKeyServices, createUpstreamClient } from './wiring.ts';
 
-/** Wiring: configuration → Vault client → upstream client → servers; then waits for a signal and drains. */
-export async function serve(config: Config, warnings: readonly string[] = []): Promise<void> {
+/**
+ * Wiring: configuration → Vault client → upstream client → servers; then waits for a signal and drains.
+ * Resolves to the exit status: 0 after a drain, 2 when the client credentials file is unusable at start.
+ */
+export async function serve(config: Config, warnings: readonly string[] = []): Promise<number> {
   const logger = createLogger(config.logLevel);
   for (const warning of warnings) logger.warn({ warning }, 'configuration');
   const clients = new ClientGuard({
@@ -22,6 +29,14 @@ export async function serve(config: Config, warnings: readonly string[] = []): P
     maxUploads: config.clients.maxUploads,
   });
   const metrics = createMetrics({ inFlight: () => clients.budget });
+  let clientCredentials: ClientCredentialsStore | undefined;
+  try {
+    clientCredentials = await openClientCredentials(config, logger, metrics);
+  } catch (error) {
+    // As a configuration error: the proxy must not serve without the authentication it was asked for.
+    process.stderr.write(`cloudtaser-s3-proxy: invalid configuration:\n  ${(error as Error).message}\n`);
+    return 2;
+  }
 
   // Auth events carry lease lengths and reasons, never tokens.
   const onAuthEvent = (event: AuthEvent) => {
@@ -62,6 +77,7 @@ export async function serve(config: Config, warnings: readonly string[] = []): P
       virtualHostDomains: [...config.s3.virtualHostDomains],
       logger,
       metrics,
+      clientCredentials,
       clients,
     }),
     { headerTimeoutMs: config.clients.headerTimeoutMs },
@@ -96,9 +112,11 @@ export async function serve(config: Config, warnings: readonly string[] = []): P
       vault: config.vault.addr,
       transit: `${config.transit.mount}/${config.transit.key}`,
       authMethod: config.vault.authMethod,
+      clientAuthentication: clientCredentials === undefined ? 'off' : `${clientCredentials.size} access keys`,
     },
     'cloudtaser-s3-proxy listening',
   );
+  clientCredentials?.start();
   keys.start();
   // Not fatal at start: the proxy serves what it can (cached keys later) and /readyz reports the problem.
   keys.checkReady().then(
@@ -124,8 +142,46 @@ export async function serve(config: Config, warnings: readonly string[] = []): P
   clients.close();
   // After the drain no request needs a key: pooled and cached keys are zeroed before the process goes.
   keys.close();
+  clientCredentials?.close();
   await Promise.allSettled([upstream.close(), vault.close()]);
   health.close();
   health.closeAllConnections();
   logger.info('stopped');
+  return 0;
+}
+
+/** The client credentials, when configured; after start, a bad new file keeps the credentials in force. */
+async function openClientCredentials(
+  config: Config,
+  logger: Logger,
+  metrics: ProxyMetrics,
+): Promise<ClientCredentialsStore | undefined> {
+  if (config.clientAuth === undefined) return undefined;
+  for (const reason of REFUSAL_REASONS) metrics.clientAuthRefusals.inc({ reason }, 0);
+  const path = config.clientAuth.credentialsFile;
+  try {
+    return await ClientCredentialsStore.open({
+      path,
+      reloadIntervalMs: config.clientAuth.reloadIntervalMs,
+      onEvent: (event) => {
+        if (event.type === 'loaded') {
+          metrics.clientCredentialsKeys.set(event.keys);
+          if (!event.initial) metrics.clientCredentialsReloads.inc({ outcome: 'ok' });
+          logger.info({ keys: event.keys, file: path }, 'client credentials loaded');
+        } else {
+          metrics.clientCredentialsReloads.inc({ outcome: 'failed' });
+          logger.error(
+            { reason: event.reason },
+            'client credentials not reloaded; the credentials in force stay',
+          );
+        }
+      },
+    });
+  } catch (error) {
+    const reason =
+      error instanceof CredentialsFileError
+        ? error.message
+        : `cannot read it (${(error as NodeJS.ErrnoException).code ?? String(error)})`;
+    throw new Error(`CLOUDTASER_S3PROXY_CLIENT_CREDENTIALS_FILE ${path}: ${reason}`);
+  }
 }

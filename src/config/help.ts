@@ -32,18 +32,19 @@ export function presenceText(setting: Setting<unknown>): string {
 
 export function renderHelp(): string {
   const out: string[] = [
-    'Usage: cloudtaser-s3-proxy [serve|check-config|decrypt|rewrap|encrypt-existing|inject|webhook|help]',
+    'Usage: cloudtaser-s3-proxy [serve|check-config|decrypt|rewrap|encrypt-existing|audit|inject|webhook]',
     '',
     '  serve             run the S3 encryption proxy (the default)',
     '  check-config      check the configuration in the environment, print every problem, and exit',
     '  decrypt           decrypt one object from S3 or a saved file, without the proxy (decrypt --help)',
     '  rewrap            move wrapped data keys to the newest Transit key version (rewrap --help)',
     '  encrypt-existing  encrypt objects stored without encryption, in place (encrypt-existing --help)',
+    '  audit             check and report that every object is stored encrypted, read only (audit --help)',
     '  inject            print Kubernetes manifests with the sidecar added (inject --help)',
     '  webhook           run the Kubernetes admission webhook that adds the sidecar (webhook --help)',
     '  help              print this text (also --help, -h)',
     '',
-    'decrypt, rewrap and encrypt-existing read the settings below, like the proxy (docs/OPERATIONS.md).',
+    'The tools (decrypt, rewrap, encrypt-existing, audit) read the settings below, like the proxy.',
     '',
     'Configuration is read from environment variables. Blank values count as unset.',
   ];

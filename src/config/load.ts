@@ -18,6 +18,8 @@ import {
 export interface Config {
   readonly listen: ListenAddress;
   readonly health: ListenAddress;
+  /** Inbound authentication: present when CLOUDTASER_S3PROXY_CLIENT_CREDENTIALS_FILE is set. */
+  readonly clientAuth?: { readonly credentialsFile: string; readonly reloadIntervalMs: number };
   readonly s3: {
     readonly endpoint: HttpEndpoint;
     readonly region: string;
@@ -161,9 +163,9 @@ export function loadConfig(env: Env): LoadConfigResult {
       warnings.push(`${name} is not a setting of this proxy version and is ignored (misspelt?)`);
     }
   }
-  if (values.listenAddr.host === undefined) {
+  if (values.listenAddr.host === undefined && values.clientCredentialsFile === undefined) {
     warnings.push(
-      `CLOUDTASER_S3PROXY_LISTEN_ADDR=${formatListenAddress(values.listenAddr)} binds all interfaces: anything that can reach this pod can read decrypted objects`,
+      `CLOUDTASER_S3PROXY_LISTEN_ADDR=${formatListenAddress(values.listenAddr)} binds all interfaces: anything that can reach this pod can read decrypted objects (set CLOUDTASER_S3PROXY_CLIENT_CREDENTIALS_FILE to require signed requests)`,
     );
   }
   if (values.vaultSkipVerify) {
@@ -191,6 +193,14 @@ export function loadConfig(env: Env): LoadConfigResult {
   const config: Config = {
     listen: { ...values.listenAddr },
     health: { ...values.healthAddr },
+    ...(values.clientCredentialsFile === undefined
+      ? {}
+      : {
+          clientAuth: {
+            credentialsFile: values.clientCredentialsFile,
+            reloadIntervalMs: values.clientCredentialsReloadInterval,
+          },
+        }),
     s3: {
       endpoint: { ...values.s3Endpoint },
       region: values.s3Region,

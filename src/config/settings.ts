@@ -144,6 +144,27 @@ export const SETTINGS = {
       'it serves no object data.',
     parse: parseListenAddress,
   }),
+  clientCredentialsFile: optional({
+    env: 'CLOUDTASER_S3PROXY_CLIENT_CREDENTIALS_FILE',
+    group: 'Listeners',
+    valueHint: '<file>',
+    description:
+      'Client credentials (YAML, see docs/SECURITY.md "Client credentials"). When set, every request must be signed ' +
+      '(AWS Signature Version 4) with one of the access keys listed, and reaches only the buckets and key prefixes ' +
+      'granted to that key. Re-read when it changes (a Kubernetes Secret update) without a restart; a new file that ' +
+      'does not parse keeps the credentials in force. Unset: no inbound authentication, for the loopback sidecar.',
+    parse: parseReadableFile,
+  }),
+  clientCredentialsReloadInterval: defaulted({
+    env: 'CLOUDTASER_S3PROXY_CLIENT_CREDENTIALS_RELOAD_INTERVAL',
+    group: 'Listeners',
+    default: '10s',
+    valueHint: '<duration>',
+    description:
+      "How often the client credentials file's content is compared with the credentials in force, besides the " +
+      'watch on its directory (which reacts at once where the volume supports it).',
+    parse: parseDuration({ allowZero: false }),
+  }),
   transitMount: defaulted({
     env: 'CLOUDTASER_S3PROXY_TRANSIT_MOUNT',
     group: 'Vault',

@@ -1,3 +1,4 @@
+import { isSealedChecksum, META_CHECKSUM } from './checksum.ts';
 import {
   FORMAT_V1,
   FORMAT_V1_MULTIPART,
@@ -11,8 +12,17 @@ import {
 } from './constants.ts';
 import { EnvelopeError } from './errors.ts';
 
-/** The envelope of a single-part object: everything needed, besides the KEK, to open its body. */
-export type Envelope = { format: 'v1'; wrappedDek: string; nonce: Buffer; plaintextSize: number };
+/**
+ * The envelope of a single-part object: everything needed, besides the KEK, to open its body; and the
+ * client's checksum of the plaintext, sealed (checksum.ts), when one was known before the body went up.
+ */
+export type Envelope = {
+  format: 'v1';
+  wrappedDek: string;
+  nonce: Buffer;
+  plaintextSize: number;
+  checksum?: string;
+};
 /** A multipart object: each part carries its own key material in its part header. */
 export type MultipartEnvelope = { format: 'v1-multipart' };
 export type StoredEnvelope = Envelope | MultipartEnvelope;
@@ -48,11 +58,14 @@ export function envelopeToHeaders(envelope: Envelope): Record<string, string> {
   if (!Number.isSafeInteger(size) || size < 0 || size > MAX_PLAINTEXT_SIZE) {
     throw new EnvelopeError('ENVELOPE_BAD_FIELD', `plaintext size ${size} is out of range`);
   }
+  if (envelope.checksum !== undefined && !isSealedChecksum(envelope.checksum))
+    throw new EnvelopeError('ENVELOPE_BAD_FIELD', 'the sealed checksum is malformed');
   return {
     [META_FORMAT]: FORMAT_V1,
     [META_DEK]: envelope.wrappedDek,
     [META_NONCE]: envelope.nonce.toString('base64'),
     [META_SIZE]: String(size),
+    ...(envelope.checksum === undefined ? {} : { [META_CHECKSUM]: envelope.checksum }),
   };
 }
 
@@ -96,7 +109,16 @@ export function readEnvelope(headers: HeaderMap): StoredEnvelope | undefined {
     );
   }
 
-  return { format: FORMAT_V1, wrappedDek, nonce, plaintextSize };
+  const checksum = headerValue(headers, META_CHECKSUM);
+  if (checksum !== undefined && !isSealedChecksum(checksum))
+    throw new EnvelopeError('ENVELOPE_BAD_FIELD', `${META_CHECKSUM} must be Base64 of a sealed checksum`);
+  return {
+    format: FORMAT_V1,
+    wrappedDek,
+    nonce,
+    plaintextSize,
+    ...(checksum === undefined ? {} : { checksum }),
+  };
 }
 
 function requiredValue(headers: HeaderMap, name: string): string {

@@ -22,6 +22,8 @@ export const ANNOTATION_VAULT_NAMESPACE = 'cloudtaser.io/vault-namespace';
 export const ANNOTATION_VAULT_CA_CONFIGMAP = 'cloudtaser.io/vault-ca-configmap';
 /** A Secret in the pod's namespace with static upstream credentials (S3-compatible stores without IAM roles). */
 export const ANNOTATION_AWS_CREDENTIALS_SECRET = 'cloudtaser.io/s3-proxy-aws-credentials-secret';
+/** A Secret in the pod's namespace with the proxy's client credentials (inbound authentication) under `credentials.yaml`. */
+export const ANNOTATION_CLIENT_CREDENTIALS_SECRET = 'cloudtaser.io/s3-proxy-client-credentials-secret';
 export const ANNOTATION_MAX_OBJECT_SIZE = 'cloudtaser.io/s3-proxy-max-object-size';
 export const ANNOTATION_LOG_LEVEL = 'cloudtaser.io/s3-proxy-log-level';
 export const ANNOTATION_CPU_REQUEST = 'cloudtaser.io/s3-proxy-cpu-request';
@@ -107,6 +109,13 @@ export const ANNOTATIONS: readonly AnnotationSpec[] = [
     presence: { default: 'none (the AWS credential chain: IRSA, EKS Pod Identity, …)' },
     description:
       "Secret in the pod's namespace whose keys AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and (optional) AWS_SESSION_TOKEN become the sidecar's upstream credentials.",
+  },
+  {
+    name: ANNOTATION_CLIENT_CREDENTIALS_SECRET,
+    env: 'CLOUDTASER_S3PROXY_CLIENT_CREDENTIALS_FILE',
+    presence: { default: 'none (or the injector default): no inbound authentication' },
+    description:
+      "Secret in the pod's namespace holding the client credentials (docs/SECURITY.md) under the key credentials.yaml; mounted read-only into the sidecar, which then accepts only requests signed with a listed key and re-reads the Secret when it changes.",
   },
   {
     name: ANNOTATION_MAX_OBJECT_SIZE,

@@ -7,6 +7,7 @@ import { loadConfig, SETTINGS } from '../config/index.ts';
 import { parseBoolean } from '../config/parse.ts';
 import {
   ANNOTATION_AWS_CREDENTIALS_SECRET,
+  ANNOTATION_CLIENT_CREDENTIALS_SECRET,
   ANNOTATION_CPU_LIMIT,
   ANNOTATION_CPU_REQUEST,
   ANNOTATION_ENDPOINT,
@@ -27,7 +28,7 @@ import {
   ANNOTATIONS,
   STATUS_INJECTED,
 } from './annotations.ts';
-import { parseQuantity, type SidecarOptions } from './options.ts';
+import { DNS_SUBDOMAIN, parseQuantity, type SidecarOptions } from './options.ts';
 import {
   addToArray,
   escapePointerSegment,
@@ -38,6 +39,8 @@ import {
 import {
   buildSidecarContainer,
   buildSidecarVolumes,
+  CLIENT_CREDENTIALS_DIR,
+  CLIENT_CREDENTIALS_KEY,
   HEALTH_PORT,
   HEALTH_PORT_NAME,
   PROXY_LISTEN,
@@ -70,8 +73,6 @@ function describeSource(source: Source): string {
 
 /** The source of the values the injector always sets itself. */
 const FIXED = 'the injector';
-
-const DNS_SUBDOMAIN = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
 function annotationText(name: string): string {
   const spec = ANNOTATIONS.find((a) => a.name === name);
@@ -190,6 +191,24 @@ export function mutatePod(pod: KubePod, options: SidecarOptions): PodMutation {
     }
   }
 
+  const annotatedClientCredentials = read(ANNOTATION_CLIENT_CREDENTIALS_SECRET);
+  const clientCredentialsSecret = annotatedClientCredentials ?? options.clientCredentialsSecret;
+  if (clientCredentialsSecret !== undefined) {
+    if (DNS_SUBDOMAIN.test(clientCredentialsSecret)) {
+      env.set(SETTINGS.clientCredentialsFile.env, {
+        value: `${CLIENT_CREDENTIALS_DIR}/${CLIENT_CREDENTIALS_KEY}`,
+        source:
+          annotatedClientCredentials === undefined
+            ? { injector: 'CLOUDTASER_INJECTOR_CLIENT_CREDENTIALS_SECRET' }
+            : { annotation: ANNOTATION_CLIENT_CREDENTIALS_SECRET },
+      });
+    } else {
+      errors.push(
+        `annotation ${ANNOTATION_CLIENT_CREDENTIALS_SECRET} must be the name of a Secret, got ${JSON.stringify(clientCredentialsSecret)}`,
+      );
+    }
+  }
+
   const quantity = (annotation: string, fallback: string): string => {
     const value = read(annotation);
     if (value === undefined) return fallback;
@@ -245,15 +264,19 @@ export function mutatePod(pod: KubePod, options: SidecarOptions): PodMutation {
     ...(credentialsSecret !== undefined && DNS_SUBDOMAIN.test(credentialsSecret)
       ? { credentialsSecret }
       : {}),
+    ...(clientCredentialsSecret !== undefined && DNS_SUBDOMAIN.test(clientCredentialsSecret)
+      ? { clientCredentialsSecret }
+      : {}),
   };
   const sidecar = buildSidecarContainer(sidecarSpec);
   const volumes = buildSidecarVolumes(sidecarSpec);
 
   // Step 4: validate. The proxy's own start-up validation, run now, so that a pod that would start a
-  // failing sidecar is refused at admission with the annotation named. VAULT_CACERT names a file that
-  // exists only inside the pod, so it is checked for shape above instead.
+  // failing sidecar is refused at admission with the annotation named. VAULT_CACERT and the client
+  // credentials file name files that exist only inside the pod, so they are checked for shape above instead.
+  const podFiles = new Set([SETTINGS.vaultCaCert.env, SETTINGS.clientCredentialsFile.env]);
   const proxyEnv: Record<string, string> = {};
-  for (const [name, { value }] of env) if (name !== SETTINGS.vaultCaCert.env) proxyEnv[name] = value;
+  for (const [name, { value }] of env) if (!podFiles.has(name)) proxyEnv[name] = value;
   const loaded = loadConfig(proxyEnv);
   if (!loaded.ok) {
     for (const error of loaded.errors) {

@@ -3,7 +3,6 @@
  * table, as for the proxy, so that parsing, defaults and `--help` agree. Sidecar settings are the
  * cluster-wide defaults that pod annotations may override; webhook settings only concern the server.
  */
-import { readFileSync } from 'node:fs';
 import {
   type ListenAddress,
   type Parsed,
@@ -16,6 +15,7 @@ import {
   parseVaultMountPath,
 } from '../config/parse.ts';
 import { LOG_LEVELS, type LogLevel, SETTINGS } from '../config/settings.ts';
+import { packageVersion } from '../version.ts';
 
 export const SIDECAR_MODES = ['native', 'container'] as const;
 export type SidecarMode = (typeof SIDECAR_MODES)[number];
@@ -41,6 +41,8 @@ export interface SidecarOptions {
   };
   /** Proxy variables set in every sidecar unless an annotation sets them (the chart's proxy defaults). */
   readonly proxyEnv: Readonly<Record<string, string>>;
+  /** Client credentials Secret for pods without the annotation; absent: no inbound authentication. */
+  readonly clientCredentialsSecret?: string;
 }
 
 export interface WebhookOptions {
@@ -50,17 +52,6 @@ export interface WebhookOptions {
   readonly tlsKeyFile: string;
   readonly tlsReloadIntervalMs: number;
   readonly logLevel: LogLevel;
-}
-
-function packageVersion(): string {
-  try {
-    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
-      version?: unknown;
-    };
-    return typeof pkg.version === 'string' ? pkg.version : 'latest';
-  } catch {
-    return 'latest';
-  }
 }
 
 export const DEFAULT_IMAGE = `cloudtaser/cloudtaser-s3-proxy:${packageVersion()}`;
@@ -83,6 +74,13 @@ function parseImage(value: string): Parsed<string> {
   return /^[^\s]+$/.test(value) ? ok(value) : fail('a container image reference without spaces');
 }
 
+/** A Kubernetes object name (DNS subdomain), as Secrets are named. */
+export const DNS_SUBDOMAIN = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
+function parseSecretName(value: string): Parsed<string> {
+  return DNS_SUBDOMAIN.test(value) ? ok(value) : fail('the name of a Secret (a DNS subdomain)');
+}
+
 function parseAudience(value: string): Parsed<string> {
   return /^[^\s]+$/.test(value) ? ok(value) : fail('an audience without spaces, e.g. vault');
 }
@@ -95,6 +93,7 @@ const INJECTOR_OWNED_ENV = new Set([
   SETTINGS.vaultAuthTokenPath.env,
   SETTINGS.vaultToken.env,
   SETTINGS.vaultCaCert.env,
+  SETTINGS.clientCredentialsFile.env,
 ]);
 /** Credentials do not belong in a ConfigMap; the annotation references a Secret instead. */
 const SECRET_AWS_ENV = new Set(['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN']);
@@ -241,6 +240,16 @@ export const INJECTOR_SETTINGS = {
       'Proxy settings given to every sidecar unless an annotation sets them, e.g. {"CLOUDTASER_S3PROXY_UNENCRYPTED_OBJECTS":"refuse"}.',
     parse: parseProxyEnv,
   }),
+  clientCredentialsSecret: setting({
+    env: 'CLOUDTASER_INJECTOR_CLIENT_CREDENTIALS_SECRET',
+    group: 'Sidecar',
+    valueHint: '<secret name>',
+    description:
+      'Client credentials Secret (key credentials.yaml) mounted into every sidecar whose pod has no ' +
+      'cloudtaser.io/s3-proxy-client-credentials-secret annotation: the Secret must then exist in every namespace ' +
+      'with injected pods, or their pods do not start. Unset: no inbound authentication unless annotated.',
+    parse: parseSecretName,
+  }),
   listen: setting({
     env: 'CLOUDTASER_INJECTOR_LISTEN_ADDR',
     group: 'Webhook',
@@ -336,6 +345,9 @@ export function loadInjectorOptions(env: Env): InjectorOptionsResult {
         memoryLimit: v.memoryLimit,
       },
       proxyEnv: v.proxyEnv,
+      ...(v.clientCredentialsSecret === undefined
+        ? {}
+        : { clientCredentialsSecret: v.clientCredentialsSecret }),
     },
     webhook: {
       listen: v.listen,

@@ -16,6 +16,10 @@ export const TOKEN_DIR = '/var/run/secrets/cloudtaser.io/serviceaccount';
 export const VAULT_CA_VOLUME = 'cloudtaser-s3-proxy-vault-ca';
 export const VAULT_CA_DIR = '/etc/cloudtaser/vault-ca';
 export const VAULT_CA_KEY = 'ca.crt';
+export const CLIENT_CREDENTIALS_VOLUME = 'cloudtaser-s3-proxy-client-credentials';
+/** A directory, not a subPath mount: only a directory mount receives the kubelet's updates of the Secret. */
+export const CLIENT_CREDENTIALS_DIR = '/etc/cloudtaser/client-credentials';
+export const CLIENT_CREDENTIALS_KEY = 'credentials.yaml';
 /** The image's non-root user (distroless "nonroot"); fixed so that runAsNonRoot can be checked by the kubelet. */
 export const SIDECAR_UID = 65532;
 
@@ -34,6 +38,8 @@ export interface SidecarSpec {
   readonly vaultCaConfigMap?: string;
   /** Secret with static upstream credentials, referenced (never copied) into the sidecar's environment. */
   readonly credentialsSecret?: string;
+  /** Secret with the client credentials file, mounted as a directory. */
+  readonly clientCredentialsSecret?: string;
 }
 
 /** The keys read from the credentials Secret; the session token is only for temporary credentials. */
@@ -50,6 +56,9 @@ export function buildSidecarContainer(spec: SidecarSpec): KubeContainer {
   ];
   if (spec.vaultCaConfigMap !== undefined) {
     volumeMounts.push({ name: VAULT_CA_VOLUME, mountPath: VAULT_CA_DIR, readOnly: true });
+  }
+  if (spec.clientCredentialsSecret !== undefined) {
+    volumeMounts.push({ name: CLIENT_CREDENTIALS_VOLUME, mountPath: CLIENT_CREDENTIALS_DIR, readOnly: true });
   }
   return {
     name: SIDECAR_NAME,
@@ -125,6 +134,15 @@ export function buildSidecarVolumes(spec: SidecarSpec): KubeVolume[] {
     volumes.push({
       name: VAULT_CA_VOLUME,
       configMap: { name: spec.vaultCaConfigMap, items: [{ key: VAULT_CA_KEY, path: VAULT_CA_KEY }] },
+    });
+  }
+  if (spec.clientCredentialsSecret !== undefined) {
+    volumes.push({
+      name: CLIENT_CREDENTIALS_VOLUME,
+      secret: {
+        secretName: spec.clientCredentialsSecret,
+        items: [{ key: CLIENT_CREDENTIALS_KEY, path: CLIENT_CREDENTIALS_KEY }],
+      },
     });
   }
   return volumes;

@@ -17,17 +17,30 @@ export type RewrapResult =
 /** The outcome of unwrapping one key of a batch: the data key, or why Transit refused this one. */
 export type UnwrapResult = { ok: true; key: Buffer } | { ok: false; error: KeyServiceError };
 
+/** What Transit says about a key (`GET <mount>/keys/<key>`), as far as an audit of its data keys needs it. */
+export type TransitKeyInfo = {
+  type: string;
+  latestVersion: number;
+  /** Wrapped keys of a lower version are refused by `decrypt`. */
+  minDecryptionVersion: number;
+  /** Whether the key material itself may leave Vault (`exportable`, `allow_plaintext_backup`). */
+  exportable: boolean;
+  plaintextBackup: boolean;
+};
+
 /**
  * Wraps data keys with a Transit key: `<mount>/encrypt/<key>` and `<mount>/decrypt/<key>` (each single
  * or with `batch_input`), nothing else, so the seed's two-line policy is enough for the proxy. Every
  * call goes to Vault; key-service.ts puts the pool and the cache in front of it. The `rewrap` tool also
- * uses `<mount>/rewrap/<key>`, which needs one more line of policy (docs/OPERATIONS.md).
+ * uses `<mount>/rewrap/<key>`, which needs one more line of policy, and the `audit` tool reads
+ * `<mount>/keys/<key>` where it may (docs/OPERATIONS.md).
  */
 export class TransitKeyWrapper implements KeyWrapper {
   readonly #vault: VaultClient;
   readonly #encryptPath: string;
   readonly #decryptPath: string;
   readonly #rewrapPath: string;
+  readonly #keyPath: string;
 
   constructor(vault: VaultClient, options: { mount: string; key: string }) {
     this.#vault = vault;
@@ -36,6 +49,26 @@ export class TransitKeyWrapper implements KeyWrapper {
     this.#encryptPath = `${mount}/encrypt/${key}`;
     this.#decryptPath = `${mount}/decrypt/${key}`;
     this.#rewrapPath = `${mount}/rewrap/${key}`;
+    this.#keyPath = `${mount}/keys/${key}`;
+  }
+
+  /**
+   * The key's versions and policy (`GET <mount>/keys/<key>`). Needs `read` on that path, which the proxy's
+   * policy does not grant; a token without it gets a KeyServiceError of kind `denied`.
+   */
+  async keyInfo(): Promise<TransitKeyInfo> {
+    const data = await this.#vault.read(this.#keyPath);
+    const latestVersion = data.latest_version;
+    const minDecryptionVersion = data.min_decryption_version;
+    if (typeof latestVersion !== 'number' || typeof minDecryptionVersion !== 'number')
+      throw new KeyServiceError('unavailable', `Vault ${this.#keyPath}: reply without key versions`);
+    return {
+      type: String(data.type ?? ''),
+      latestVersion,
+      minDecryptionVersion,
+      exportable: data.exportable === true,
+      plaintextBackup: data.allow_plaintext_backup === true,
+    };
   }
 
   /** `count` fresh random data keys (at most MAX_BATCH), wrapped in one Transit call. */

@@ -96,14 +96,27 @@ export class VaultClient {
    * An authenticated write (POST). On 403 the auth method may replace the token (an expired or revoked one);
    * then the call is tried once more with the new one.
    */
-  async write(path: string, body: Record<string, unknown>): Promise<Record<string, unknown>> {
+  write(path: string, body: Record<string, unknown>): Promise<Record<string, unknown>> {
+    return this.#authenticated('POST', path, body);
+  }
+
+  /** An authenticated read (GET), with the same token replacement on 403 as `write`. */
+  read(path: string): Promise<Record<string, unknown>> {
+    return this.#authenticated('GET', path, undefined);
+  }
+
+  async #authenticated(
+    method: 'GET' | 'POST',
+    path: string,
+    body: Record<string, unknown> | undefined,
+  ): Promise<Record<string, unknown>> {
     const auth = this.#auth;
     if (auth === undefined) throw new Error('VaultClient used before an auth method was set');
     let token = await auth.token();
-    let reply = await this.#withRetries(path, () => this.#send('POST', path, body, token));
+    let reply = await this.#withRetries(path, () => this.#send(method, path, body, token));
     if (reply.status === 403 && auth.invalidate(token)) {
       token = await auth.token();
-      reply = await this.#withRetries(path, () => this.#send('POST', path, body, token));
+      reply = await this.#withRetries(path, () => this.#send(method, path, body, token));
     }
     return this.#dataOrThrow(path, reply);
   }

@@ -1,6 +1,10 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Transform } from 'node:stream';
-import { createAwsChunkedDecoder, payloadMode } from '../s3/aws-chunked/index.ts';
+import {
+  type ChunkSignatureVerifier,
+  createAwsChunkedDecoder,
+  payloadMode,
+} from '../s3/aws-chunked/index.ts';
 import {
   type ChecksumAlgorithm,
   createChecksumTap,
@@ -57,11 +61,13 @@ function checkedPlaintext(exchange: Exchange, size: number | undefined): Streame
   const mode = payloadMode(firstHeader(req.headers, 'x-amz-content-sha256'));
   const expected = expectedChecksums(req.headers);
   const trailerAlgorithm = mode.chunked && mode.trailer ? trailerChecksumAlgorithm(req.headers) : undefined;
+  const signatures = mode.chunked ? chunkSignaturesFor(exchange, mode.signed) : undefined;
   const decoder = mode.chunked
     ? createAwsChunkedDecoder({
         signed: mode.signed,
         trailer: mode.trailer,
         ...(size === undefined ? {} : { decodedContentLength: size }),
+        ...(signatures === undefined ? {} : { signatures }),
       })
     : undefined;
   const algorithms = new Set<ChecksumAlgorithm>(expected.map((e) => e.algorithm));
@@ -107,4 +113,18 @@ function declaredPlaintextSize(headers: IncomingHttpHeaders, chunked: boolean): 
       `${name} must be a non-negative integer, got "${value.slice(0, 40)}".`,
     );
   return Number(value);
+}
+
+/**
+ * The verifier of a signed aws-chunked body's chunk signatures, when the client authenticated. A signed body
+ * of an authenticated request without one cannot happen (the verifier comes from the same signed header);
+ * should it, the request is refused rather than its chunks taken unverified.
+ */
+export function chunkSignaturesFor(exchange: Exchange, signed: boolean): ChunkSignatureVerifier | undefined {
+  const { client } = exchange;
+  if (client === undefined || !signed) return undefined;
+  if (client.chunkSignatures === undefined) {
+    throw new S3Error('InternalError', 'A signed aws-chunked body arrived without its signature chain.');
+  }
+  return client.chunkSignatures();
 }

@@ -1,6 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
+import type { Grant } from '../auth/client-credentials.ts';
+import type { ClientCredentialLookup } from '../auth/credentials-store.ts';
 import type { KeyWrapper } from '../kms/key-wrapper.ts';
+import type { ChunkSignatureVerifier } from '../s3/aws-chunked/index.ts';
 import type { S3Request } from '../s3/classify.ts';
 import { S3Error } from '../s3/errors.ts';
 import type { ClientGuard } from '../server/client-limits.ts';
@@ -21,6 +24,16 @@ export type ProxyDeps = {
   metrics: ProxyMetrics;
   /** Admits requests against the budgets and ends those whose client keeps the proxy waiting. */
   clients: ClientGuard;
+  /** Set when CLOUDTASER_S3PROXY_CLIENT_CREDENTIALS_FILE is: every request must be signed by one of them. */
+  clientCredentials?: ClientCredentialLookup | undefined;
+};
+
+/** The client that signed the request, once its signature verified (inbound authentication). */
+export type AuthenticatedClient = {
+  readonly accessKeyId: string;
+  readonly grants: readonly Grant[];
+  /** A verifier of the chunk and trailer signatures, for a signed aws-chunked body (one per body). */
+  readonly chunkSignatures?: () => ChunkSignatureVerifier;
 };
 
 /** One client request on its way through the proxy. */
@@ -35,6 +48,8 @@ export type Exchange = {
   continueBody(): void;
   /** True while the client waits for a 100 Continue that was not sent: it has not sent its body. */
   readonly awaitingContinue: boolean;
+  /** Who signed the request; undefined while inbound authentication is off. */
+  client?: AuthenticatedClient;
   /** Plaintext bytes that crossed the client side of the proxy, for metrics. */
   bytesIn: number;
   bytesOut: number;

@@ -3,6 +3,7 @@ import { errors as undiciErrors } from 'undici';
 import { EnvelopeError } from '../envelope/errors.ts';
 import { KeyServiceError } from '../kms/key-wrapper.ts';
 import { S3Error } from '../s3/errors.ts';
+import { ClientRefusal } from '../s3/sigv4/refusal.ts';
 import { errorXml } from '../s3/xml/error.ts';
 import { type ClientTimeout, hasRequestBody, type Refusal } from '../server/client-limits.ts';
 import { type Exchange, objectResource } from './exchange.ts';
@@ -79,9 +80,20 @@ const DRAIN_LIMIT = 1024 * 1024;
 export function sendError(exchange: Exchange, error: unknown): S3Error {
   const s3Error = toS3Error(error, exchange);
   const level = s3Error.status >= 500 ? 'error' : 'warn';
+  // Names the access key that signed (or claimed to sign) the request; never a secret.
+  const accessKeyId =
+    exchange.client?.accessKeyId ?? s3Error.details.find(([name]) => name === 'AWSAccessKeyId')?.[1];
+  if (s3Error instanceof ClientRefusal)
+    exchange.deps.metrics.clientAuthRefusals.inc({ reason: s3Error.reason });
   exchange.log[level](
-    { code: s3Error.code, status: s3Error.status, err: error instanceof Error ? error : undefined },
-    'request failed',
+    {
+      code: s3Error.code,
+      status: s3Error.status,
+      ...(accessKeyId === undefined ? {} : { accessKeyId }),
+      ...(s3Error instanceof ClientRefusal ? { refusal: s3Error.reason } : {}),
+      err: error instanceof Error && !(error instanceof ClientRefusal) ? error : undefined,
+    },
+    s3Error instanceof ClientRefusal ? `client refused: ${s3Error.message}` : 'request failed',
   );
   if (exchange.res.headersSent) {
     cutResponse(exchange.res);

@@ -1,4 +1,5 @@
 import type { Readable, Transform } from 'node:stream';
+import type { PlainChecksum } from '../envelope/checksum.ts';
 import {
   EnvelopeError,
   FORMAT_V1,
@@ -10,9 +11,9 @@ import { type ParsedRange, parseRange } from '../s3/range.ts';
 import { abandonBody, drainBody, type UpstreamResponse } from '../upstream/client.ts';
 import { type Exchange, objectResource } from './exchange.ts';
 import {
+  answerNotModified,
   encryptedObjectOf,
   firstString,
-  notModifiedHeaders,
   partSizesFor,
   plaintextHeaders,
   plaintextRange,
@@ -203,9 +204,7 @@ async function send(
 
 async function answerNonSuccess(exchange: Exchange, response: UpstreamResponse): Promise<void> {
   if (response.status === 304) {
-    drainBody(response.body);
-    exchange.res.writeHead(304, notModifiedHeaders(response, exchange));
-    exchange.res.end();
+    await answerNotModified(exchange, response);
     return;
   }
   await relayResponse(exchange, response);
@@ -243,13 +242,19 @@ async function streamPlaintext(
   const { res } = exchange;
   const upstreamBody: Readable = response.body;
   let open: Transform;
+  let checksum: PlainChecksum | undefined;
   try {
     open = await object.open(range, skip);
+    // Opened on every GET, returned or not: a sealed checksum that does not open fails the read.
+    checksum = await object.checksum().catch((error: unknown) => {
+      open.destroy();
+      throw error;
+    });
   } catch (error) {
     abandonBody(upstreamBody);
     throw error;
   }
-  const { status, headers } = plaintextHeaders(response, object, range, exchange, request);
+  const { status, headers } = plaintextHeaders(response, object, range, exchange, request, checksum);
   upstreamBody.on('error', (error) => open.destroy(error));
   await new Promise<void>((resolve, reject) => {
     const resume = () => open.resume();

@@ -10,6 +10,7 @@ import { createAwsChunkedDecoder, parseDecodedContentLength, payloadMode } from 
 import { documentProblem } from '../s3/documents.ts';
 import { S3Error } from '../s3/errors.ts';
 import type { PassthroughRow } from '../s3/operations.ts';
+import { chunkSignaturesFor } from './client-body.ts';
 import type { Exchange } from './exchange.ts';
 import { firstHeader } from './headers.ts';
 
@@ -93,7 +94,11 @@ function tooLarge(row: PassthroughRow, limit: number): S3Error {
     : new S3Error('EntityTooLarge', `Request bodies of ${row.operation} are limited to ${limit} bytes.`);
 }
 
-/** A small request body read whole, aws-chunked framing removed; the trailers it carried, if any. */
+/**
+ * A small request body read whole, aws-chunked framing removed (and its chunk signatures verified, for an
+ * authenticated client); the trailers it carried, if any. A hex `x-amz-content-sha256` is checked against
+ * the body read, so that a signed hash is enforced before anything goes upstream.
+ */
 export async function bufferedRequestBody(
   exchange: Exchange,
   limit = MAX_BUFFERED_BODY,
@@ -101,14 +106,27 @@ export async function bufferedRequestBody(
     new S3Error('EntityTooLarge', `Request bodies of this operation are limited to ${limit} bytes.`),
 ): Promise<{ body: Buffer; trailers: Record<string, string> }> {
   const { req } = exchange;
-  const mode = payloadMode(firstHeader(req.headers, 'x-amz-content-sha256'));
+  const contentSha256 = firstHeader(req.headers, 'x-amz-content-sha256');
+  const mode = payloadMode(contentSha256);
   exchange.continueBody();
-  if (!mode.chunked) return { body: await bounded(req, limit, overLimit), trailers: {} };
+  if (!mode.chunked) {
+    const body = await bounded(req, limit, overLimit);
+    if (
+      contentSha256 !== undefined &&
+      /^[0-9a-f]{64}$/i.test(contentSha256) &&
+      createHash('sha256').update(body).digest('hex') !== contentSha256.toLowerCase()
+    ) {
+      throw new S3Error('XAmzContentSHA256Mismatch');
+    }
+    return { body, trailers: {} };
+  }
   const decodedLength = parseDecodedContentLength(req.headers['x-amz-decoded-content-length']);
+  const signatures = chunkSignaturesFor(exchange, mode.signed);
   const decoder = createAwsChunkedDecoder({
     signed: mode.signed,
     trailer: mode.trailer,
     ...(decodedLength === undefined ? {} : { decodedContentLength: decodedLength }),
+    ...(signatures === undefined ? {} : { signatures }),
   });
   req.on('error', (error) => decoder.destroy(error));
   const body = await bounded(req.pipe(decoder), limit, overLimit);

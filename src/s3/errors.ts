@@ -6,6 +6,25 @@
  */
 export const S3_ERRORS = {
   AccessDenied: { status: 403, message: 'Access Denied' },
+  AuthorizationHeaderMalformed: { status: 400, message: 'The authorization header is malformed.' },
+  AuthorizationQueryParametersError: {
+    status: 400,
+    message: 'Error parsing the X-Amz-Credential parameter.',
+  },
+  InvalidAccessKeyId: {
+    status: 403,
+    message: 'The AWS Access Key Id you provided does not exist in our records.',
+  },
+  InvalidToken: { status: 400, message: 'The provided token is malformed or otherwise invalid.' },
+  RequestTimeTooSkewed: {
+    status: 403,
+    message: 'The difference between the request time and the current time is too large.',
+  },
+  SignatureDoesNotMatch: {
+    status: 403,
+    message:
+      'The request signature we calculated does not match the signature you provided. Check your key and signing method.',
+  },
   BadDigest: {
     status: 400,
     message: 'The Content-MD5 or checksum you specified did not match what was received.',
@@ -34,6 +53,7 @@ export const S3_ERRORS = {
   MissingContentLength: { status: 411, message: 'You must provide the Content-Length HTTP header.' },
   InvalidPartOrder: { status: 400, message: 'The list of parts was not in ascending order.' },
   InvalidRange: { status: 416, message: 'The requested range is not satisfiable' },
+  InvalidPartNumber: { status: 416, message: 'The requested partnumber is not satisfiable' },
   RequestTimeout: {
     status: 400,
     message:
@@ -66,11 +86,18 @@ export class S3Error extends Error {
   readonly resource: string | undefined;
   /** Extra response headers the error carries, such as `Content-Range: bytes *\/size` on a 416. */
   readonly headers: Readonly<Record<string, string>>;
+  /** Extra elements of the XML body, in order, as S3 adds them (`AWSAccessKeyId`, `StringToSign`, …). */
+  readonly details: ReadonlyArray<readonly [string, string]>;
 
   constructor(
     code: S3ErrorCode,
     message?: string,
-    options?: { cause?: unknown; resource?: string; headers?: Record<string, string> },
+    options?: {
+      cause?: unknown;
+      resource?: string;
+      headers?: Record<string, string>;
+      details?: ReadonlyArray<readonly [string, string]>;
+    },
   ) {
     super(
       message ?? S3_ERRORS[code].message,
@@ -81,5 +108,6 @@ export class S3Error extends Error {
     this.status = S3_ERRORS[code].status;
     this.resource = options?.resource;
     this.headers = options?.headers ?? {};
+    this.details = options?.details ?? [];
   }
 }

@@ -97,6 +97,23 @@ export function createMetrics(sources: { inFlight?: () => { requests: number; up
       help: 'GETs answered with an object stored without the encryption envelope (R-ENC-7).',
       registers: [registry],
     }),
+    clientAuthRefusals: new Counter({
+      name: `${prefix}client_auth_refusals_total`,
+      help: 'Requests refused by inbound authentication or authorisation, by reason (docs/SECURITY.md).',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
+    clientCredentialsReloads: new Counter({
+      name: `${prefix}client_credentials_reloads_total`,
+      help: 'Loads of the client credentials file after start, by outcome (ok; failed: the credentials in force stay).',
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
+    clientCredentialsKeys: new Gauge({
+      name: `${prefix}client_credentials_keys`,
+      help: 'Access keys in the client credentials in force.',
+      registers: [registry],
+    }),
     requestsInFlight: new Gauge({
       name: `${prefix}requests_in_flight`,
       help: 'Requests being handled (budget requests, CLOUDTASER_S3PROXY_MAX_REQUESTS) and, of them, requests whose body is still arriving (uploads, CLOUDTASER_S3PROXY_MAX_UPLOADS).',

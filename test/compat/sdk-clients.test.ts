@@ -1,20 +1,9 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { promisify } from 'node:util';
-import { runClient } from '../support/clients.ts';
+import { runClient, sdkClient } from '../support/clients.ts';
 import { uniqueBucket } from '../support/fixtures.ts';
 import { type ProxyProcess, startProxy } from '../support/proxy-process.ts';
 import { useServices } from '../support/services.ts';
-
-const BUILD = resolve(import.meta.dirname, '..', '..', 'scripts', 'build-sdk-clients.sh');
-
-/** The client's command line, built by scripts/build-sdk-clients.sh (install-tools.sh runs it first). */
-async function sdkClient(which: 'go' | 'java'): Promise<string[]> {
-  const { stdout } = await promisify(execFile)('bash', [BUILD, '--print', which], { maxBuffer: 1 << 20 });
-  return stdout.split('\n').filter((line) => line !== '');
-}
 
 describe('the AWS SDKs for Go v2 and Java v2 with their default settings', () => {
   let proxy: ProxyProcess;

@@ -2,7 +2,7 @@
  * Helpers of the cli-*.test.ts files: the tools run as users run them (`node src/main.ts <tool>`, configured
  * by the proxy's environment), objects written through the proxy, and what SeaweedFS really stores.
  */
-import { GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { discoverPartLayout, type PartLayout } from '../../src/envelope/index.ts';
 import { bodyBytes } from '../support/fixtures.ts';
 import { proxyEnv, runProxyCli } from '../support/proxy-process.ts';
@@ -42,20 +42,27 @@ export function summaryOf(run: ToolRun): Record<string, unknown> {
   }
 }
 
-/** A token holding update on `<mount>/{encrypt,decrypt,rewrap}/<key>`: the proxy's policy plus rewrap. */
-export async function rewrapToken(vault: Vault, key: string): Promise<string> {
-  const mount = vault.transitMount;
-  const policy = `${key}-rewrap`;
-  const rules = ['encrypt', 'decrypt', 'rewrap']
-    .map((verb) => `path "${mount}/${verb}/${key}" { capabilities = ["update"] }`)
-    .join('\n');
-  await bao(vault, 'PUT', `sys/policies/acl/${policy}`, { body: { policy: rules } });
+/** A token holding only a policy `name` with these HCL rules (none: only OpenBao's `default`). */
+export async function tokenWithRules(vault: Vault, name: string, rules: string[]): Promise<string> {
+  await bao(vault, 'PUT', `sys/policies/acl/${name}`, { body: { policy: rules.join('\n') || '# nothing' } });
   const created = await bao(vault, 'POST', 'auth/token/create', {
-    body: { policies: [policy], ttl: '1h' },
+    body: { policies: [name], ttl: '1h' },
   });
   const token = (created?.auth as { client_token?: string } | undefined)?.client_token;
   if (typeof token !== 'string') throw new Error('token create returned no client_token');
   return token;
+}
+
+/** A token holding update on `<mount>/{encrypt,decrypt,rewrap}/<key>`: the proxy's policy plus rewrap. */
+export function rewrapToken(vault: Vault, key: string): Promise<string> {
+  const mount = vault.transitMount;
+  return tokenWithRules(
+    vault,
+    `${key}-rewrap`,
+    ['encrypt', 'decrypt', 'rewrap'].map(
+      (verb) => `path "${mount}/${verb}/${key}" { capabilities = ["update"] }`,
+    ),
+  );
 }
 
 /** A multipart upload through the proxy with exactly these parts. */
@@ -77,6 +84,20 @@ export async function stored(direct: S3Client, bucket: string, key: string): Pro
     metadata: got.Metadata ?? {},
     contentType: got.ContentType,
   };
+}
+
+/** Stores, directly in SeaweedFS, what `change` makes of what is stored for `key` (bytes and metadata). */
+export async function alterStored(
+  direct: S3Client,
+  bucket: string,
+  key: string,
+  change: (saved: Stored) => Buffer | undefined,
+): Promise<void> {
+  const saved = await stored(direct, bucket, key);
+  const bytes = change(saved) ?? saved.bytes;
+  await direct.send(
+    new PutObjectCommand({ Bucket: bucket, Key: key, Body: bytes, Metadata: saved.metadata }),
+  );
 }
 
 export async function readThrough(client: S3Client, bucket: string, key: string): Promise<Buffer> {

@@ -170,6 +170,7 @@ describe('the Helm chart, rendered by helm', () => {
         'sidecar.vaultAddress=https://vault.eu.example.com:8200',
         'sidecar.tokenAudience=vault',
         'sidecar.proxyEnv.CLOUDTASER_S3PROXY_UNENCRYPTED_OBJECTS=refuse',
+        'sidecar.clientCredentialsSecret=s3-clients',
         'sidecar.resources.limits.cpu=none',
         'vaultTokenReviewer.create=true',
         'webhook.failurePolicy=Ignore',
@@ -208,6 +209,10 @@ describe('the Helm chart, rendered by helm', () => {
       const loaded = loadInjectorOptions(configMap.data);
       assert.ok(loaded.ok, loaded.ok ? '' : loaded.errors.join('\n'));
       assert.equal(loaded.sidecar.mode, mode);
+      assert.equal(
+        loaded.sidecar.clientCredentialsSecret,
+        values.includes('sidecar.clientCredentialsSecret=s3-clients') ? 's3-clients' : undefined,
+      );
 
       const configuration = all.find((o) => o.kind === 'MutatingWebhookConfiguration') as {
         metadata: { name: string; annotations?: Record<string, string> };

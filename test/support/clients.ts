@@ -1,6 +1,7 @@
 /** Real client programs (from .venv, installed by scripts/install-tools.sh) run as a user would run them. */
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { resolve } from 'node:path';
+import { promisify } from 'node:util';
 
 export const VENV_BIN = resolve(import.meta.dirname, '..', '..', '.venv', 'bin');
 /** AWS CLI v2 has no PyPI package; scripts/install-tools.sh installs Debian's `awscli` (2.9.x). */
@@ -30,4 +31,14 @@ export function runClient(
     child.on('error', reject);
     child.on('close', (code) => resolveRun({ code, output }));
   });
+}
+
+const BUILD_SDK_CLIENTS = resolve(import.meta.dirname, '..', '..', 'scripts', 'build-sdk-clients.sh');
+
+/** The Go or Java SDK client's command line, built by scripts/build-sdk-clients.sh (install-tools.sh runs it first). */
+export async function sdkClient(which: 'go' | 'java'): Promise<string[]> {
+  const { stdout } = await promisify(execFile)('bash', [BUILD_SDK_CLIENTS, '--print', which], {
+    maxBuffer: 1 << 20,
+  });
+  return stdout.split('\n').filter((line) => line !== '');
 }

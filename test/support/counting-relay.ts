@@ -5,7 +5,13 @@
  */
 import { createServer, request as httpRequest, type Server } from 'node:http';
 
-export type SeenRequest = { method: string; path: string; range: string | undefined };
+export type SeenRequest = {
+  method: string;
+  path: string;
+  range: string | undefined;
+  /** `x-amz-content-sha256`: which payload form (signed, unsigned, aws-chunked) the client used. */
+  payload: string | undefined;
+};
 
 export interface CountingRelay {
   readonly endpoint: string;
@@ -20,10 +26,12 @@ export async function startCountingRelay(upstream: string): Promise<CountingRela
   let seen: SeenRequest[] = [];
   const server: Server = createServer((req, res) => {
     const range = req.headers.range;
+    const payload = req.headers['x-amz-content-sha256'];
     seen.push({
       method: req.method ?? '',
       path: req.url ?? '',
       range: Array.isArray(range) ? range[0] : range,
+      payload: Array.isArray(payload) ? payload[0] : payload,
     });
     const forwarded = httpRequest(
       { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers },

@@ -23,15 +23,25 @@
  * trailer lines in a stream without trailers, a trailer section over 16 KiB, a body that ends before the final
  * chunk or inside a line, and data whose total differs from `x-amz-decoded-content-length`.
  *
- * Chunk and trailer signatures are NOT verified: the proxy strips the client's authentication and re-signs
- * upstream; verifying inbound signatures is a later feature. The signature's shape is still checked so that a
- * signed stream cannot be confused with an unsigned one. `x-amz-trailer-signature` is kept in `trailers`, for
- * that later verification.
+ * Chunk and trailer signatures are verified by a `ChunkSignatureVerifier` when one is given (inbound
+ * authentication, src/s3/sigv4/chunk-signature.ts): it sees each chunk's data as it streams and its signature
+ * when the chunk ends, and the trailers at the end. Without one (no client credentials configured) only their
+ * shape is checked, so that a signed stream cannot be confused with an unsigned one.
  *
  * Error messages never quote the body: a misframed body would put plaintext in them.
  */
 import { Transform, type TransformCallback } from 'node:stream';
 import { S3Error } from '../errors.ts';
+
+/** Checks the signature chain of a signed stream; each method throws the S3 error of a signature that does not verify. */
+export interface ChunkSignatureVerifier {
+  /** Data of the current chunk, in order, as it streams. */
+  update(data: Uint8Array): void;
+  /** A chunk whose line carried `signature` has ended (all its data went through `update`). */
+  chunk(signature: string): void;
+  /** The trailer fields in the order sent (without the signature), and `x-amz-trailer-signature`. */
+  trailer(fields: ReadonlyArray<readonly [string, string]>, signature: string | undefined): void;
+}
 
 export interface AwsChunkedDecoderOptions {
   /**
@@ -47,6 +57,8 @@ export interface AwsChunkedDecoderOptions {
   readonly maxChunkSize?: number;
   /** Trailer names (lower-case, usually from `x-amz-trailer`) the body must end with. */
   readonly expectedTrailers?: readonly string[];
+  /** Verifies chunk and trailer signatures of a signed stream as it passes. */
+  readonly signatures?: ChunkSignatureVerifier;
 }
 
 /** A chunk line holds a size in hex and, signed, 81 more bytes: 4 KiB is generous. */
@@ -58,6 +70,7 @@ export const DEFAULT_MAX_CHUNK_SIZE = 5 * 1024 * 1024 * 1024;
 const CR = 0x0d;
 const LF = 0x0a;
 const CHUNK_SIGNATURE_PREFIX = 'chunk-signature=';
+const TRAILER_SIGNATURE = 'x-amz-trailer-signature';
 /** SigV4 (HMAC): 64 hex digits. SigV4a (ECDSA): a DER signature in hex, padded with '*' to 144 (aws-c-auth). */
 const HMAC_SIGNATURE = /^[0-9a-fA-F]{64}$/;
 const ECDSA_SIGNATURE = /^[0-9a-fA-F]{64,144}\**$/;
@@ -90,6 +103,8 @@ export class AwsChunkedDecoder extends Transform {
   readonly #decodedContentLength: number | undefined;
   readonly #maxChunkSize: number;
   readonly #expectedTrailers: readonly string[];
+  readonly #signatures: ChunkSignatureVerifier | undefined;
+  #chunkSignature = '';
 
   #state: State = 'chunk-line';
   /** The line being read, copied out of the input because it may be split across reads at any byte. */
@@ -106,6 +121,7 @@ export class AwsChunkedDecoder extends Transform {
     this.#decodedContentLength = options.decodedContentLength;
     this.#maxChunkSize = options.maxChunkSize ?? DEFAULT_MAX_CHUNK_SIZE;
     this.#expectedTrailers = options.expectedTrailers ?? [];
+    this.#signatures = options.signed ? options.signatures : undefined;
   }
 
   /** Bytes of data decoded so far: the plaintext length once the stream has ended. */
@@ -157,11 +173,16 @@ export class AwsChunkedDecoder extends Transform {
           // Zero-copy: the slice shares the input's memory, so writers must not reuse their buffers (Node's
           // HTTP request streams do not).
           const take = Math.min(this.#remainingInChunk, input.length - position);
-          this.push(input.subarray(position, position + take));
+          const data = input.subarray(position, position + take);
+          this.#signatures?.update(data);
+          this.push(data);
           position += take;
           this.#remainingInChunk -= take;
           this.#decodedLength += take;
-          if (this.#remainingInChunk === 0) this.#state = 'chunk-cr';
+          if (this.#remainingInChunk === 0) {
+            this.#signatures?.chunk(this.#chunkSignature);
+            this.#state = 'chunk-cr';
+          }
           break;
         }
         case 'chunk-cr':
@@ -229,11 +250,13 @@ export class AwsChunkedDecoder extends Transform {
       if (extension === undefined || !isChunkSignature(extension)) {
         throw incomplete('a chunk of a signed stream lacks a valid chunk-signature');
       }
+      this.#chunkSignature = extension.slice(CHUNK_SIGNATURE_PREFIX.length);
     } else if (extension !== undefined) {
       throw incomplete('a chunk of an unsigned stream carries an extension');
     }
 
     if (size === 0) {
+      this.#signatures?.chunk(this.#chunkSignature);
       this.#state = 'trailer-section';
       return;
     }
@@ -289,6 +312,10 @@ export class AwsChunkedDecoder extends Transform {
           `the body ended without the ${name.toLowerCase()} trailer announced in x-amz-trailer`,
         );
       }
+    }
+    if (this.#signatures !== undefined && this.#trailer) {
+      const fields = [...this.trailers].filter(([name]) => name !== TRAILER_SIGNATURE);
+      this.#signatures.trailer(fields, this.trailers.get(TRAILER_SIGNATURE));
     }
   }
 }

@@ -1,6 +1,7 @@
 export {
   AwsChunkedDecoder,
   type AwsChunkedDecoderOptions,
+  type ChunkSignatureVerifier,
   createAwsChunkedDecoder,
   DEFAULT_MAX_CHUNK_SIZE,
   MAX_CHUNK_LINE_BYTES,

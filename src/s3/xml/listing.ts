@@ -36,3 +36,11 @@ function decodeQuotes(text: string): string {
 function encodeQuotes(text: string): string {
   return text.replaceAll('"', '&quot;');
 }
+
+/** Keeps only the `<Bucket>` entries of a ListBuckets / ListDirectoryBuckets reply whose name passes `visible`. */
+export function filterBucketEntries(xml: string, visible: (bucket: string) => boolean): string {
+  return xml.replace(/<Bucket>([\s\S]*?)<\/Bucket>/g, (whole, inner: string) => {
+    const name = /<Name>([^<]*)<\/Name>/.exec(inner)?.[1];
+    return name !== undefined && visible(name) ? whole : '';
+  });
+}

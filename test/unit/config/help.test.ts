@@ -11,7 +11,7 @@ describe('renderHelp', () => {
       help,
       /^Usage: cloudtaser-s3-proxy \[serve\|check-config\|decrypt\|rewrap\|encrypt-existing\|/,
     );
-    for (const command of ['decrypt', 'rewrap', 'encrypt-existing', 'inject', 'webhook'])
+    for (const command of ['decrypt', 'rewrap', 'encrypt-existing', 'audit', 'inject', 'webhook'])
       assert.match(help, new RegExp(`^  ${command} +\\S`, 'm'), command);
   });
 

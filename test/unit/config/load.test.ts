@@ -208,6 +208,8 @@ describe('loadConfig errors', () => {
       CLOUDTASER_S3PROXY_TRANSIT_KEY: 'a/b',
       CLOUDTASER_S3PROXY_LISTEN_ADDR: '8190',
       CLOUDTASER_S3PROXY_HEALTH_ADDR: ':70000',
+      CLOUDTASER_S3PROXY_CLIENT_CREDENTIALS_FILE: '/nonexistent/clients.yaml',
+      CLOUDTASER_S3PROXY_CLIENT_CREDENTIALS_RELOAD_INTERVAL: '0s',
       CLOUDTASER_S3PROXY_TRANSIT_MOUNT: 'a//b',
       CLOUDTASER_S3PROXY_MAX_OBJECT_SIZE: '-1',
       VAULT_AUTH_METHOD: 'foo',
@@ -234,7 +236,8 @@ describe('loadConfig errors', () => {
       CLOUDTASER_S3PROXY_MAX_UPLOADS: 'all',
       CLOUDTASER_S3PROXY_READY_TIMEOUT: '3 s',
     });
-    const named = SETTING_LIST.filter((s) => s.presence !== 'optional' || s.env === 'VAULT_CACERT').map(
+    const checkedWhenSet = ['VAULT_CACERT', 'CLOUDTASER_S3PROXY_CLIENT_CREDENTIALS_FILE'];
+    const named = SETTING_LIST.filter((s) => s.presence !== 'optional' || checkedWhenSet.includes(s.env)).map(
       (s) => s.env,
     );
     assert.equal(errors.length, named.length, errors.join('\n'));

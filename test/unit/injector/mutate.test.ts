@@ -245,6 +245,11 @@ describe('mutation: refusals name the annotation', () => {
       expected: /annotation cloudtaser\.io\/s3-proxy-aws-credentials-secret must be the name of a Secret/,
     },
     {
+      annotation: 'cloudtaser.io/s3-proxy-client-credentials-secret',
+      value: 'Clients_Secret',
+      expected: /annotation cloudtaser\.io\/s3-proxy-client-credentials-secret must be the name of a Secret/,
+    },
+    {
       annotation: 'cloudtaser.io/s3-proxy',
       value: 'yes',
       expected: /annotation cloudtaser\.io\/s3-proxy must be "true" or "false"/,
@@ -323,6 +328,50 @@ describe('mutation: annotations and settings', () => {
       ],
     );
     new Pod(injected as ConstructorParameters<typeof Pod>[0]).validate();
+  });
+
+  it('mounts the client credentials Secret as a directory (so updates arrive) and points the proxy at it', () => {
+    const pod = seedPod({ 'cloudtaser.io/s3-proxy-client-credentials-secret': 'myapp-s3-clients' });
+    const injected = applied(pod, respond(pod));
+    const sidecar = sidecarOf(injected);
+    assert.equal(
+      envOf(sidecar).CLOUDTASER_S3PROXY_CLIENT_CREDENTIALS_FILE,
+      '/etc/cloudtaser/client-credentials/credentials.yaml',
+    );
+    assert.deepEqual((sidecar.volumeMounts as unknown[]).at(-1), {
+      name: 'cloudtaser-s3-proxy-client-credentials',
+      mountPath: '/etc/cloudtaser/client-credentials',
+      readOnly: true,
+    });
+    assert.deepEqual(injected.spec?.volumes?.at(-1), {
+      name: 'cloudtaser-s3-proxy-client-credentials',
+      secret: {
+        secretName: 'myapp-s3-clients',
+        items: [{ key: 'credentials.yaml', path: 'credentials.yaml' }],
+      },
+    });
+    new Pod(injected as ConstructorParameters<typeof Pod>[0]).validate();
+  });
+
+  it('takes the client credentials Secret from the injector default, which an annotation overrides', () => {
+    const options = defaults({ CLOUDTASER_INJECTOR_CLIENT_CREDENTIALS_SECRET: 'cluster-s3-clients' });
+    const plain = seedPod({});
+    const secretOf = (pod: KubePod, opts: SidecarOptions) => {
+      const volume = applied(pod, respond(pod, opts)).spec?.volumes?.at(-1) as
+        | { secret?: { secretName: string } }
+        | undefined;
+      return volume?.secret?.secretName;
+    };
+    assert.equal(secretOf(plain, options), 'cluster-s3-clients');
+    assert.equal(
+      secretOf(seedPod({ 'cloudtaser.io/s3-proxy-client-credentials-secret': 'team-clients' }), options),
+      'team-clients',
+    );
+    assert.equal(secretOf(plain, OPTIONS), undefined, 'no Secret, no inbound authentication');
+    assert.equal(
+      envOf(sidecarOf(applied(plain, respond(plain)))).CLOUDTASER_S3PROXY_CLIENT_CREDENTIALS_FILE,
+      undefined,
+    );
   });
 
   it('gives proxy defaults from the injector to every sidecar, and lets annotations override them', () => {

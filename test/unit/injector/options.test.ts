@@ -54,6 +54,26 @@ describe('injector settings', () => {
     assert.match(loaded.errors.join('\n'), /CLOUDTASER_S3PROXY_LISTEN_ADDR is set by the injector/);
   });
 
+  it('leave the client credentials file to the injector, and take a default Secret by its name', () => {
+    const owned = loadInjectorOptions({
+      CLOUDTASER_INJECTOR_PROXY_ENV: '{"CLOUDTASER_S3PROXY_CLIENT_CREDENTIALS_FILE":"/tmp/c.yaml"}',
+      CLOUDTASER_INJECTOR_CLIENT_CREDENTIALS_SECRET: 'Not A Name',
+    });
+    assert.equal(owned.ok, false);
+    if (owned.ok) return;
+    assert.match(
+      owned.errors.join('\n'),
+      /CLOUDTASER_S3PROXY_CLIENT_CREDENTIALS_FILE is set by the injector/,
+    );
+    assert.match(
+      owned.errors.join('\n'),
+      /CLOUDTASER_INJECTOR_CLIENT_CREDENTIALS_SECRET must be the name of a Secret/,
+    );
+    const named = loadInjectorOptions({ CLOUDTASER_INJECTOR_CLIENT_CREDENTIALS_SECRET: 's3-clients' });
+    assert.ok(named.ok);
+    assert.equal(named.sidecar.clientCredentialsSecret, 's3-clients');
+  });
+
   it('accept proxy defaults only for settings the proxy has', () => {
     const ok = loadInjectorOptions({
       CLOUDTASER_INJECTOR_PROXY_ENV: '{"CLOUDTASER_S3PROXY_LOG_LEVEL":"warn"}',

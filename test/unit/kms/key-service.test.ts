@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { VaultKeyService } from '../../../src/kms/key-service.ts';
 import { KeyServiceError } from '../../../src/kms/key-wrapper.ts';
-import type { TransitKeyWrapper, WrappedDataKey } from '../../../src/kms/transit.ts';
+import type { TransitKeyWrapper, UnwrapResult, WrappedDataKey } from '../../../src/kms/transit.ts';
 import { StaticTokenAuth } from '../../../src/kms/vault-auth.ts';
 import { VaultContact } from '../../../src/kms/vault-client.ts';
 
@@ -29,12 +29,13 @@ function harness(options: { poolSize: number; keyTimeoutMs: number; cache?: bool
   const transit = {
     wrapNewKeys,
     newDataKey: async () => (await wrapNewKeys(1))[0] as WrappedDataKey,
-    unwrapKey: () =>
-      new Promise<Buffer>((resolve) => {
+    // Reads go through the batcher, which asks for every key of a turn at once.
+    unwrapKeys: (wrapped: readonly string[]) =>
+      new Promise<UnwrapResult[]>((resolve) => {
         pending.push(() => {
-          const key = randomBytes(32);
-          handed.push(key);
-          resolve(key);
+          const keys = wrapped.map(() => randomBytes(32));
+          handed.push(...keys);
+          resolve(keys.map((key) => ({ ok: true, key })));
         });
       }),
   } as unknown as TransitKeyWrapper;
@@ -95,6 +96,8 @@ describe('VaultKeyService with a silent Vault', () => {
   it('serves a cached key however silent Vault is, and a late unwrap still fills the cache', async () => {
     const { keys, release } = harness({ poolSize: 0, keyTimeoutMs: 50, cache: true });
     const first = keys.unwrapKey('vault:v1:x');
+    // The batcher sends the unwraps of a turn together, one turn later.
+    await new Promise((resolve) => setImmediate(resolve));
     release();
     const key = await first;
     // Vault falls silent: nothing is released any more.
