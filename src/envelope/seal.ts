@@ -15,16 +15,7 @@ export type SealOptions = {
   aad?: Buffer;
 };
 
-/**
- * Sealed bytes are gathered and pushed as one chunk once there are this many, or OUTPUT_DELAY_MS after
- * the first of them: each segment is a body and a 16-byte tag, and a reader that writes every chunk to a
- * socket (undici) would otherwise send two writes per segment, and a client's body arrives about one
- * segment per event-loop turn.
- */
-const OUTPUT_BATCH = 256 * 1024;
-const OUTPUT_DELAY_MS = 1;
-
-/** Plaintext in, sealed segments out; holds at most one segment of plaintext and one batch of ciphertext. */
+/** Plaintext in, sealed segments out; holds at most one segment of plaintext. */
 export function createSealStream(options: SealOptions): Transform {
   return new SealStream(options);
 }
@@ -66,18 +57,6 @@ class SealStream extends Transform {
   #received = 0;
   // A part header: it goes out once the first input is accepted, so an input refused at once emits nothing.
   #prefix: Buffer | undefined;
-  readonly #output: Buffer[] = [];
-  #outputLength = 0;
-  #flushTimer: NodeJS.Timeout | undefined;
-  readonly #pushOutput = () => {
-    clearTimeout(this.#flushTimer);
-    this.#flushTimer = undefined;
-    if (this.#outputLength === 0 || this.destroyed) return;
-    const output = this.#output;
-    this.push(output.length === 1 ? output[0] : Buffer.concat(output, this.#outputLength));
-    output.length = 0;
-    this.#outputLength = 0;
-  };
 
   constructor(options: SealOptions, prefix?: Buffer) {
     super();
@@ -122,8 +101,6 @@ class SealStream extends Transform {
         this.#filled += take;
         offset += take;
       }
-      if (this.#outputLength >= OUTPUT_BATCH) this.#pushOutput();
-      else if (this.#outputLength > 0) this.#flushTimer ??= setTimeout(this.#pushOutput, OUTPUT_DELAY_MS);
       callback();
     } catch (error) {
       callback(error as Error);
@@ -143,7 +120,6 @@ class SealStream extends Transform {
     try {
       this.#pushPrefix();
       this.#sealSegment(this.#pending.subarray(0, this.#filled), true);
-      this.#pushOutput();
       callback();
     } catch (error) {
       callback(error as Error);
@@ -152,21 +128,13 @@ class SealStream extends Transform {
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
     this.#pending.fill(0);
-    clearTimeout(this.#flushTimer);
-    this.#output.length = 0;
-    this.#outputLength = 0;
     callback(error);
   }
 
   #pushPrefix(): void {
     if (this.#prefix === undefined) return;
-    this.#gather(this.#prefix);
+    this.push(this.#prefix);
     this.#prefix = undefined;
-  }
-
-  #gather(bytes: Buffer): void {
-    this.#output.push(bytes);
-    this.#outputLength += bytes.length;
   }
 
   #sealSegment(plaintext: Buffer, last: boolean): void {
@@ -174,8 +142,8 @@ class SealStream extends Transform {
     cipher.setAAD(this.#aad);
     const body = cipher.update(plaintext);
     cipher.final();
-    if (body.length > 0) this.#gather(body);
-    this.#gather(cipher.getAuthTag());
+    if (body.length > 0) this.push(body);
+    this.push(cipher.getAuthTag());
     this.#index += 1;
   }
 }
