@@ -54,9 +54,13 @@ export async function getObject(exchange: Exchange): Promise<void> {
  * A range of a single-part object costs one upstream GET: its stored layout depends on the plaintext
  * size alone, so the stored bytes are chosen before the size is known, and the answer's envelope and
  * Content-Range confirm them. An object of another layout (multipart, or stored without encryption)
- * answers that GET with the headers a HEAD would have given, and its read is planned from them.
+ * answers that GET with the headers a HEAD would have given, and its read is planned from them; one
+ * known to be multipart starts with a HEAD instead, so that no body is fetched only to be dropped.
  */
 async function getObjectRange(exchange: Exchange, request: ReadRequest, parsed: ParsedRange): Promise<void> {
+  if (exchange.deps.layouts.knowsMultipart(exchange.s3.bucket ?? '', exchange.s3.key ?? '')) {
+    return getObjectAfterHead(exchange, request);
+  }
   const planned = storedRequestFor(
     parsed.kind === 'suffix'
       ? { suffix: parsed.length }

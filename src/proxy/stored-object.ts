@@ -267,6 +267,13 @@ export class LayoutCache {
     return entry.authenticated;
   }
 
+  /** Whether some version of this object had a multipart layout found here (a hint, nothing is trusted from it). */
+  knowsMultipart(bucket: string, key: string): boolean {
+    const prefix = `${bucket}\n${key}\n`;
+    for (const name of this.#entries.keys()) if (name.startsWith(prefix)) return true;
+    return false;
+  }
+
   /** The entry of a version, as the most recently used one. */
   #entry(identity: ObjectIdentity): CachedLayouts {
     const key = cacheKey(identity);
