@@ -97,7 +97,7 @@ describe('upstream requests per client read', () => {
     );
   });
 
-  it('a range GET starting past the plaintext end but inside the stored bytes answers 416 from one GET', async () => {
+  it('a range GET starting past the plaintext end but inside the stored bytes answers 416 from one upstream request', async () => {
     relay.reset();
     const response = await fetch(`${proxy.endpoint}/${bucket}/single`, {
       headers: { range: `bytes=${SIZE}-` },
