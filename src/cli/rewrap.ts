@@ -17,11 +17,11 @@
  */
 import { Readable } from 'node:stream';
 import { parseArgs } from 'node:util';
-import type { Config } from '../config/index.ts';
+import { type Config, transitKeyRef } from '../config/index.ts';
 import type { PartLayout } from '../envelope/index.ts';
 import { type Envelope, envelopeToHeaders } from '../envelope/index.ts';
 import { KeyServiceError, wrappedKeyVersion } from '../kms/key-wrapper.ts';
-import { MAX_BATCH } from '../kms/transit.ts';
+import { MAX_BATCH, type TransitKeyWrapper } from '../kms/transit.ts';
 import { multipartObject, storedPartLayout } from '../proxy/stored-object.ts';
 import { Progress } from './progress.ts';
 import {
@@ -104,18 +104,30 @@ export async function rewrap(args: string[], config: Config): Promise<number> {
     run.stopping = true;
   });
   let newest = 0;
+  // The key CLOUDTASER_S3PROXY_TRANSIT_KEYS gives the location; objects that record another are left alone.
+  const transitKey = tools.services.keys.forWrite(location.bucket, location.prefix).transitKey;
+  const transit = tools.transits.get(transitKey) ?? tools.transit;
   try {
-    newest = await tools.transit.newestKeyVersion();
+    newest = await transit.newestKeyVersion();
     progress.note(
       `rewrap ${s3Url(location.bucket, location.prefix)}: data keys go to version ${newest} of Transit key ` +
-        `${config.transit.mount}/${config.transit.key}${options.dryRun ? ' (dry run: nothing is changed)' : ''}`,
+        `${transitKey}${options.dryRun ? ' (dry run: nothing is changed)' : ''}`,
     );
     let listed = 0;
     for await (const page of listObjectPages(tools.services.upstream, location.bucket, location.prefix)) {
       listed += page.objects.length;
       progress.listed(listed, page.last);
       if (run.stopping) break;
-      await rewrapPage(page.objects, { location, options, tools, progress, newest, run });
+      await rewrapPage(page.objects, {
+        location,
+        options,
+        tools,
+        progress,
+        newest,
+        run,
+        transit,
+        transitKey,
+      });
       if (run.stopping) break;
     }
   } catch (error) {
@@ -149,6 +161,9 @@ type PageContext = {
   progress: Progress;
   newest: number;
   run: { stopping: boolean; fatal: string | undefined; scanned: number };
+  /** The Transit key of the location, and its recorded name. */
+  transit: TransitKeyWrapper;
+  transitKey: string;
 };
 
 /**
@@ -156,7 +171,7 @@ type PageContext = {
  * of the single-part ones in Transit batches, then replace them; re-encrypt the multipart ones.
  */
 async function rewrapPage(page: readonly ListedObject[], context: PageContext): Promise<void> {
-  const { options, tools, progress, newest, run } = context;
+  const { options, tools, progress, newest, run, transit, transitKey } = context;
   const { services } = tools;
   const bucket = context.location.bucket;
   const singles: SingleCandidate[] = [];
@@ -178,6 +193,16 @@ async function rewrapPage(page: readonly ListedObject[], context: PageContext): 
       const envelope = envelopeOf(object);
       if (envelope === undefined) {
         progress.count('unencrypted', object.storedSize);
+        return;
+      }
+      const recorded = envelope.transitKey ?? transitKeyRef(tools.services.keys.map.defaultKey);
+      const mapped = tools.services.keys.forWrite(bucket, entry.key).transitKey;
+      if (recorded !== transitKey || mapped !== transitKey) {
+        // Another key (another tenant's, a former one, a longer prefix's): this key's rewrap cannot move it.
+        progress.note(
+          `skipped ${s3Url(bucket, entry.key)}: it records Transit key ${recorded} and maps to ${mapped}; this run rewraps ${transitKey} (run rewrap on its own prefix)`,
+        );
+        progress.count('skipped', object.storedSize);
         return;
       }
       if (envelope.format === 'v1') {
@@ -209,9 +234,9 @@ async function rewrapPage(page: readonly ListedObject[], context: PageContext): 
       }
       continue;
     }
-    let results: Awaited<ReturnType<typeof tools.transit.rewrap>>;
+    let results: Awaited<ReturnType<typeof transit.rewrap>>;
     try {
-      results = await tools.transit.rewrap(batch.map((candidate) => candidate.envelope.wrappedDek));
+      results = await transit.rewrap(batch.map((candidate) => candidate.envelope.wrappedDek));
     } catch (error) {
       // Vault unreachable after retries, or the token may not rewrap: every other object would fail the same way.
       run.fatal = `Transit rewrap: ${describeError(error)}`;
@@ -298,7 +323,7 @@ async function replaceMetadata(
 /** Every part decrypted and sealed again under a fresh data key, same part sizes, completed only if unchanged. */
 async function reencrypt(context: PageContext, object: StoredObject, layout: PartLayout): Promise<void> {
   const { services } = context.tools;
-  const encrypted = multipartObject(layout, services.keys);
+  const encrypted = multipartObject(layout, services.keys.forRecorded(context.transitKey));
   const headers = preservedHeaders(object);
   const tags = await objectTagging(services.upstream, object);
   if (tags !== undefined) headers['x-amz-tagging'] = tags;

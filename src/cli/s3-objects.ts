@@ -20,7 +20,7 @@ import {
   type StoredEnvelope,
   uploadBinding,
 } from '../envelope/index.ts';
-import type { KeyWrapper } from '../kms/key-wrapper.ts';
+import type { KeyRing } from '../kms/key-ring.ts';
 import { freshDataKey } from '../proxy/data-key.ts';
 import {
   type EncryptedObject,
@@ -42,7 +42,7 @@ import {
 /** S3's limit for one PutObject, one CopyObject and one part. */
 export const MAX_SINGLE_REQUEST_SIZE = 5 * 1024 ** 3;
 
-export type ToolServices = { upstream: UpstreamClient; keys: KeyWrapper; layouts: LayoutCache };
+export type ToolServices = { upstream: UpstreamClient; keys: KeyRing; layouts: LayoutCache };
 
 /** An upstream answer other than the one expected, with S3's error code when the body carried one. */
 export class UpstreamError extends Error {
@@ -590,16 +590,16 @@ export async function putEncrypted(
 ): Promise<WrittenObject> {
   let key: Awaited<ReturnType<typeof freshDataKey>>;
   try {
-    key = await freshDataKey(services.keys);
+    key = await freshDataKey(services.keys, target);
   } catch (error) {
     plaintext.destroy();
     throw error;
   }
-  const { dek, nonce, wrappedDek } = key;
+  const { dek, nonce, wrappedDek, transitKey } = key;
   try {
     const headers = {
       ...target.headers,
-      ...envelopeToHeaders({ format: 'v1', wrappedDek, nonce, plaintextSize: plainSize }),
+      ...envelopeToHeaders({ format: 'v1', wrappedDek, nonce, plaintextSize: plainSize, transitKey }),
     };
     const response = await putStream(
       services.upstream,
@@ -633,14 +633,14 @@ export async function uploadEncryptedParts(
   const where = s3Url(bucket, key);
   const uploadId = await createMultipartUpload(upstream, bucket, key, {
     ...target.headers,
-    ...multipartEnvelopeHeaders(),
+    ...multipartEnvelopeHeaders(services.keys.forWrite(bucket, key).transitKey),
   });
   try {
     const binding = uploadBinding(uploadId);
     const etags: Array<{ partNumber: number; etag: string }> = [];
     for (const [index, part] of parts.entries()) {
       const partNumber = index + 1;
-      const { dek, nonce, wrappedDek } = await freshDataKey(services.keys);
+      const { dek, nonce, wrappedDek } = await freshDataKey(services.keys, target);
       try {
         const header = {
           wrappedDek,

@@ -23,10 +23,13 @@ export async function putObject(exchange: Exchange): Promise<void> {
     describe: (size) =>
       `The object is ${size} bytes; this proxy accepts single PUTs up to ${deps.maxObjectSize} bytes (CLOUDTASER_S3PROXY_MAX_OBJECT_SIZE); larger objects go as multipart uploads.`,
   });
-  const { dek, nonce, wrappedDek } = await freshDataKey(deps.keys);
+  const { dek, nonce, wrappedDek, transitKey } = await freshDataKey(deps.keys, s3);
   const headers = forwardableRequestHeaders(req.headers, { dropIntegrity: true });
   translateConditions(headers);
-  Object.assign(headers, envelopeToHeaders({ format: 'v1', wrappedDek, nonce, plaintextSize: body.size }));
+  Object.assign(
+    headers,
+    envelopeToHeaders({ format: 'v1', wrappedDek, nonce, plaintextSize: body.size, transitKey }),
+  );
   try {
     checkMetadataSize(headers, objectResource(s3));
   } catch (error) {

@@ -61,35 +61,37 @@ export function createMetrics(sources: { inFlight?: () => { requests: number; up
     keyCacheLookups: new Counter({
       name: `${prefix}key_cache_lookups_total`,
       help: 'Reads asking for an unwrapped data key: hit (no Vault call: cached, or joined a call under way) or miss.',
-      labelNames: ['result'] as const,
+      labelNames: ['result', 'transit_key'] as const,
       registers: [registry],
     }),
     keyCacheEntries: new Gauge({
       name: `${prefix}key_cache_entries`,
       help: 'Unwrapped data keys held in the cache.',
+      labelNames: ['transit_key'] as const,
       registers: [registry],
     }),
     keyPoolKeys: new Gauge({
       name: `${prefix}key_pool_keys`,
       help: 'Pre-wrapped data keys ready for writes.',
+      labelNames: ['transit_key'] as const,
       registers: [registry],
     }),
     keyPoolRefills: new Counter({
       name: `${prefix}key_pool_refills_total`,
       help: 'Batches of data keys wrapped by Transit for the pool, by outcome (ok, failed).',
-      labelNames: ['outcome'] as const,
+      labelNames: ['outcome', 'transit_key'] as const,
       registers: [registry],
     }),
     keyPoolDiscarded: new Counter({
       name: `${prefix}key_pool_keys_discarded_total`,
       help: 'Pre-wrapped data keys zeroed unused, by reason (expired, rotated, shutdown).',
-      labelNames: ['reason'] as const,
+      labelNames: ['reason', 'transit_key'] as const,
       registers: [registry],
     }),
     dataKeysIssued: new Counter({
       name: `${prefix}data_keys_issued_total`,
       help: 'Data keys handed to writes: from the pool at once (pool), after waiting for a Transit batch (waited).',
-      labelNames: ['source'] as const,
+      labelNames: ['source', 'transit_key'] as const,
       registers: [registry],
     }),
     unencryptedObjectsServed: new Counter({
