@@ -21,7 +21,7 @@ import {
   readEnvelope,
   type StoredEnvelope,
 } from '../envelope/index.ts';
-import type { KeyRing } from '../kms/key-ring.ts';
+import type { KeyChoice } from '../kms/key-ring.ts';
 import { multipartObject } from '../proxy/stored-object.ts';
 import { envelopeOf, headObject, openEncrypted, readPlaintext, readStored, s3Url } from './s3-objects.ts';
 import { describeError, openTools, UsageError } from './tool.ts';
@@ -160,7 +160,7 @@ async function writeOutput(output: string, plaintext: () => Promise<Readable>): 
 async function plaintextOfFile(
   input: string,
   metadataPath: string | undefined,
-  ring: KeyRing,
+  ring: KeyChoice,
 ): Promise<Readable> {
   const file = await open(input, 'r');
   try {

@@ -17,7 +17,7 @@
  */
 import { Readable } from 'node:stream';
 import { parseArgs } from 'node:util';
-import { type Config, transitKeyRef } from '../config/index.ts';
+import type { Config } from '../config/index.ts';
 import type { PartLayout } from '../envelope/index.ts';
 import { type Envelope, envelopeToHeaders } from '../envelope/index.ts';
 import { KeyServiceError, wrappedKeyVersion } from '../kms/key-wrapper.ts';
@@ -80,7 +80,9 @@ Exit status: 0 all done, 1 some objects failed (or Vault/S3 refused), 2 usage, 1
 const COUNTERS = ['rewrapped', 're-encrypted', 'skipped', 'unencrypted', 'failed'] as const;
 
 type SingleCandidate = { object: StoredObject; envelope: Envelope; version: number | undefined };
-type MultipartCandidate = { object: StoredObject; layout: PartLayout; versions: string };
+type MultipartCandidate = { object: StoredObject; layout: PartLayout; versions: string; recorded: string };
+/** A single-part object under a former key of its location: its data key moves to the location's key. */
+type MoveCandidate = { object: StoredObject; envelope: Envelope; recorded: string };
 
 export async function rewrap(args: string[], config: Config): Promise<number> {
   const { values, positionals } = parseArgs({ args, options: SWEEP_OPTION_SPEC, allowPositionals: true });
@@ -175,6 +177,7 @@ async function rewrapPage(page: readonly ListedObject[], context: PageContext): 
   const { services } = tools;
   const bucket = context.location.bucket;
   const singles: SingleCandidate[] = [];
+  const moves: MoveCandidate[] = [];
   const multiparts: MultipartCandidate[] = [];
   const fail = (key: string, error: unknown) => {
     progress.note(`failed ${s3Url(bucket, key)}: ${describeError(error)}`);
@@ -195,14 +198,24 @@ async function rewrapPage(page: readonly ListedObject[], context: PageContext): 
         progress.count('unencrypted', object.storedSize);
         return;
       }
-      const recorded = envelope.transitKey ?? transitKeyRef(tools.services.keys.map.defaultKey);
-      const mapped = tools.services.keys.forWrite(bucket, entry.key).transitKey;
-      if (recorded !== transitKey || mapped !== transitKey) {
-        // Another key (another tenant's, a former one, a longer prefix's): this key's rewrap cannot move it.
+      const mapped = services.keys.forWrite(bucket, entry.key).transitKey;
+      if (mapped !== transitKey) {
+        // A longer prefix with a key of its own: its own run (rewrap s3://bucket/prefix) moves it.
         progress.note(
-          `skipped ${s3Url(bucket, entry.key)}: it records Transit key ${recorded} and maps to ${mapped}; this run rewraps ${transitKey} (run rewrap on its own prefix)`,
+          `skipped ${s3Url(bucket, entry.key)}: CLOUDTASER_S3PROXY_TRANSIT_KEYS maps it to ${mapped}; this run moves data keys to ${transitKey} (run rewrap on its prefix)`,
         );
         progress.count('skipped', object.storedSize);
+        return;
+      }
+      // Refused (not unwrapped) unless the location accepts the key the object records.
+      const recorded = services.keys.recordedKey(bucket, entry.key, envelope.transitKey);
+      if (recorded !== transitKey) {
+        // A former key of the location (listed after "|"): the object moves to the location's key.
+        if (envelope.format === 'v1') moves.push({ object, envelope, recorded });
+        else {
+          const layout = await storedPartLayout(identityOf(object), services);
+          multiparts.push({ object, layout, versions: `${recorded}`, recorded });
+        }
         return;
       }
       if (envelope.format === 'v1') {
@@ -217,7 +230,7 @@ async function rewrapPage(page: readonly ListedObject[], context: PageContext): 
         progress.count('skipped', object.storedSize);
         return;
       }
-      multiparts.push({ object, layout, versions: versionList(versions) });
+      multiparts.push({ object, layout, versions: versionList(versions), recorded });
     } catch (error) {
       fail(entry.key, error);
     }
@@ -268,17 +281,46 @@ async function rewrapPage(page: readonly ListedObject[], context: PageContext): 
     );
   }
 
-  await forEachConcurrent(multiparts, options.concurrency, async ({ object, layout, versions }) => {
+  await forEachConcurrent(moves, options.concurrency, async ({ object, envelope, recorded }) => {
     if (run.stopping) return;
     const where = s3Url(bucket, object.key);
-    const summary = `multipart, ${layout.parts.length} part${layout.parts.length === 1 ? '' : 's'}: ${versions} → v${newest}`;
+    if (options.dryRun) {
+      progress.detail(`would move ${where} from Transit key ${recorded} to ${transitKey} (metadata only)`);
+      progress.count('rewrapped', object.storedSize);
+      return;
+    }
+    try {
+      const dek = await services.keys
+        .forRead(bucket, object.key, envelope.transitKey)
+        .unwrapKey(envelope.wrappedDek);
+      let wrapped: string;
+      try {
+        const [moved] = await transit.wrapDataKeys([dek]);
+        moved?.plaintext.fill(0);
+        if (moved === undefined) throw new KeyServiceError('unavailable', 'Transit wrapped no key');
+        wrapped = moved.wrapped;
+      } finally {
+        dek.fill(0);
+      }
+      await replaceMetadata(context, object, { ...envelope, wrappedDek: wrapped, transitKey });
+      progress.detail(`moved ${where} from Transit key ${recorded} to ${transitKey} (metadata only)`);
+      progress.count('rewrapped', object.storedSize);
+    } catch (error) {
+      fail(object.key, changedOr(error));
+    }
+  });
+
+  await forEachConcurrent(multiparts, options.concurrency, async ({ object, layout, versions, recorded }) => {
+    if (run.stopping) return;
+    const where = s3Url(bucket, object.key);
+    const summary = `multipart, ${layout.parts.length} part${layout.parts.length === 1 ? '' : 's'}: ${versions} → ${recorded === transitKey ? '' : `${transitKey} `}v${newest}`;
     if (options.dryRun) {
       progress.detail(`would re-encrypt ${where} (${summary}; the part headers are inside the stored bytes)`);
       progress.count('re-encrypted', object.storedSize);
       return;
     }
     try {
-      await reencrypt(context, object, layout);
+      await reencrypt(context, object, layout, recorded);
       progress.detail(`re-encrypted ${where} (${summary})`);
       progress.count('re-encrypted', object.storedSize);
     } catch (error) {
@@ -321,9 +363,15 @@ async function replaceMetadata(
 }
 
 /** Every part decrypted and sealed again under a fresh data key, same part sizes, completed only if unchanged. */
-async function reencrypt(context: PageContext, object: StoredObject, layout: PartLayout): Promise<void> {
+async function reencrypt(
+  context: PageContext,
+  object: StoredObject,
+  layout: PartLayout,
+  recorded: string,
+): Promise<void> {
   const { services } = context.tools;
-  const encrypted = multipartObject(layout, services.keys.forRecorded(context.transitKey));
+  // Read under the key the object records (accepted by its location), sealed again under the location's.
+  const encrypted = multipartObject(layout, services.keys.forRead(object.bucket, object.key, recorded));
   const headers = preservedHeaders(object);
   const tags = await objectTagging(services.upstream, object);
   if (tags !== undefined) headers['x-amz-tagging'] = tags;

@@ -20,7 +20,7 @@ import {
   type StoredEnvelope,
   uploadBinding,
 } from '../envelope/index.ts';
-import type { KeyRing } from '../kms/key-ring.ts';
+import type { KeyChoice } from '../kms/key-ring.ts';
 import { freshDataKey } from '../proxy/data-key.ts';
 import {
   type EncryptedObject,
@@ -42,7 +42,7 @@ import {
 /** S3's limit for one PutObject, one CopyObject and one part. */
 export const MAX_SINGLE_REQUEST_SIZE = 5 * 1024 ** 3;
 
-export type ToolServices = { upstream: UpstreamClient; keys: KeyRing; layouts: LayoutCache };
+export type ToolServices = { upstream: UpstreamClient; keys: KeyChoice; layouts: LayoutCache };
 
 /** An upstream answer other than the one expected, with S3's error code when the body carried one. */
 export class UpstreamError extends Error {

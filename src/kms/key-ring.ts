@@ -4,6 +4,9 @@ import { type DataKey, KeyServiceError, type KeyWrapper } from './key-wrapper.ts
 /** A key service for one Transit key; the proxy's (VaultKeyService) also has a pool to start and keys to zero. */
 export type TransitKeyService = KeyWrapper & { start?(): void; close?(): void };
 
+/** What reads and writes ask of the key ring: the key for a location, and whether a read may use one. */
+export type KeyChoice = Pick<KeyRing, 'map' | 'forWrite' | 'forRead' | 'recordedKey' | 'forRecorded' | 'as'>;
+
 /** The key for new data at one location, and the name the object records for it. */
 export type WriteKeys = { readonly transitKey: string; readonly keys: KeyWrapper };
 
@@ -51,6 +54,21 @@ export class KeyRing {
   recordedKey(bucket: string, objectKey: string, recorded: string | undefined): string {
     this.forRead(bucket, objectKey, recorded);
     return recorded ?? transitKeyRef(this.map.defaultKey);
+  }
+
+  /**
+   * The choice as made for `objectKey` of the same bucket, whatever key is asked about: encrypt-existing
+   * writes and checks a temporary object under the key of the object it will replace.
+   */
+  as(objectKey: string): KeyChoice {
+    return {
+      map: this.map,
+      forWrite: (bucket) => this.forWrite(bucket, objectKey),
+      forRead: (bucket, _key, recorded) => this.forRead(bucket, objectKey, recorded),
+      recordedKey: (bucket, _key, recorded) => this.recordedKey(bucket, objectKey, recorded),
+      forRecorded: (recorded) => this.forRecorded(recorded),
+      as: (other) => this.as(other),
+    };
   }
 
   /**

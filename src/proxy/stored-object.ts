@@ -12,7 +12,7 @@ import {
   planWindow,
   type StoredEnvelope,
 } from '../envelope/index.ts';
-import type { KeyRing } from '../kms/key-ring.ts';
+import type { KeyChoice } from '../kms/key-ring.ts';
 import type { KeyWrapper } from '../kms/key-wrapper.ts';
 import { S3Error } from '../s3/errors.ts';
 import { abandonBody, drainBody, type UpstreamClient } from '../upstream/client.ts';
@@ -54,7 +54,7 @@ export type PartSizes = 'located' | 'authenticated';
 export async function encryptedObject(
   envelope: StoredEnvelope,
   identity: ObjectIdentity,
-  ring: { keys: KeyRing; upstream: UpstreamClient; layouts: LayoutCache },
+  ring: { keys: KeyChoice; upstream: UpstreamClient; layouts: LayoutCache },
   sizes: PartSizes = 'located',
 ): Promise<EncryptedObject> {
   // The one place a read chooses its Transit key: refused here, before any Vault call, unless this location accepts it.
