@@ -160,17 +160,42 @@ describe('the tools honour CLOUDTASER_S3PROXY_TRANSIT_KEYS', () => {
     }
   });
 
-  it('encrypt-existing encrypts under the key the mapping gives the object', async () => {
+  it('encrypt-existing encrypts under the key the mapping gives the object, not its temporary key (single-part and multipart)', async () => {
+    const large = patternBytes(9 * MiB, 24);
     await direct.send(
       new PutObjectCommand({ Bucket: bucket, Key: 'plain/readme.txt', Body: 'was plaintext' }),
     );
+    await direct.send(new PutObjectCommand({ Bucket: bucket, Key: 'plain/large.bin', Body: large }));
+    const mapping = `${bucket}=${keyOld},${bucket}/plain/=${keyOther}`;
     const run = await runTool(
-      ['encrypt-existing', `s3://${bucket}/plain/`, '--json'],
-      env(`${bucket}=${keyOld},${bucket}/plain/=${keyOther}`),
+      [
+        'encrypt-existing',
+        `s3://${bucket}/plain/`,
+        '--json',
+        '--max-single-size',
+        '8MiB',
+        '--part-size',
+        '5MiB',
+      ],
+      env(mapping),
     );
     assert.equal(run.code, 0, `${run.stdout}\n${run.stderr}`);
     const meta = await storedMetadata(direct, bucket, 'plain/readme.txt');
     assert.equal(meta['cloudtaser-transit-key'], `transit/${keyOther}`);
     assert.equal(await unwrapsUnder(services.vault, keyOther, meta['cloudtaser-dek'] as string), true);
+    const largeMeta = await storedMetadata(direct, bucket, 'plain/large.bin');
+    assert.equal(largeMeta['cloudtaser-format'], 'v1-multipart');
+    assert.equal(largeMeta['cloudtaser-transit-key'], `transit/${keyOther}`);
+    assert.equal(
+      await unwrapsUnder(services.vault, keyOther, await firstPartDek(direct, bucket, 'plain/large.bin')),
+      true,
+    );
+    const reader = await proxyWith(mapping);
+    try {
+      const got = await reader.send(new GetObjectCommand({ Bucket: bucket, Key: 'plain/large.bin' }));
+      assert.ok((await bodyBytes(got.Body)).equals(large));
+    } finally {
+      reader.destroy();
+    }
   });
 });
