@@ -13,7 +13,6 @@ import {
   createPartSealStream,
   createSealStream,
   envelopeToHeaders,
-  META_PREFIX,
   multipartEnvelopeHeaders,
   partCiphertextSize,
   readEnvelope,
@@ -21,6 +20,7 @@ import {
   uploadBinding,
 } from '../envelope/index.ts';
 import type { KeyChoice } from '../kms/key-ring.ts';
+import { preservedHeaders as preservedHeadersOf } from '../proxy/copied-headers.ts';
 import { freshDataKey } from '../proxy/data-key.ts';
 import {
   type EncryptedObject,
@@ -461,38 +461,9 @@ export async function discardStream(stream: Readable): Promise<number> {
 // ---------------------------------------------------------------------------------------------
 // What a replacement keeps
 
-/** Headers that describe the object, not its bytes: a copy with REPLACE keeps them only if they are sent again. */
-const DESCRIPTIVE_HEADERS = [
-  'content-type',
-  'content-encoding',
-  'content-disposition',
-  'content-language',
-  'cache-control',
-  'expires',
-  'x-amz-website-redirect-location',
-  'x-amz-storage-class',
-  'x-amz-server-side-encryption',
-  'x-amz-server-side-encryption-aws-kms-key-id',
-  'x-amz-server-side-encryption-bucket-key-enabled',
-];
-
-/**
- * The user metadata and descriptive headers of a HEAD, as a CopyObject with REPLACE or a
- * CreateMultipartUpload must repeat them; the envelope's own names are left out (the caller adds the new
- * envelope). Tags are separate (objectTagging); ACLs and object-lock settings are not carried over.
- */
+/** The user metadata and descriptive headers of a stored object, as a replacement must repeat them. */
 export function preservedHeaders(object: StoredObject): Record<string, string> {
-  const kept: Record<string, string> = {};
-  for (const [name, value] of Object.entries(object.headers)) {
-    if (value === undefined) continue;
-    const lower = name.toLowerCase();
-    const single = Array.isArray(value) ? value.join(',') : value;
-    if (lower.startsWith('x-amz-meta-') && !lower.startsWith(META_PREFIX)) kept[lower] = single;
-    else if (DESCRIPTIVE_HEADERS.includes(lower)) kept[lower] = single;
-  }
-  // S3 reports the default class only when asked; sending it back is harmless but pointless.
-  if (kept['x-amz-storage-class'] === 'STANDARD') delete kept['x-amz-storage-class'];
-  return kept;
+  return preservedHeadersOf(object.headers);
 }
 
 /** The object's tags as an `x-amz-tagging` value, or undefined when it has none. */

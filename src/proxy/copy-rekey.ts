@@ -1,8 +1,9 @@
 import type { Readable } from 'node:stream';
-import { createSealStream, envelopeToHeaders, isEnvelopeHeader } from '../envelope/index.ts';
+import { createSealStream, envelopeToHeaders } from '../envelope/index.ts';
 import { ciphertextSize } from '../envelope/size.ts';
 import { escapeXml } from '../s3/xml/error.ts';
 import { abandonBody, drainBody, type UpstreamResponse } from '../upstream/client.ts';
+import { preservedHeaders } from './copied-headers.ts';
 import { freshDataKey } from './data-key.ts';
 import { sendEncrypted } from './encrypted-upload.ts';
 import { presentETag } from './etag.ts';
@@ -10,17 +11,6 @@ import type { Exchange } from './exchange.ts';
 import { encryptedObjectOf, firstString } from './object-read.ts';
 import { answerXml, relayResponse } from './relay.ts';
 import { checkMetadataSize } from './user-metadata.ts';
-
-/** What S3's CopyObject with the COPY directive carries over besides user metadata. */
-const COPIED_HEADERS = [
-  'content-type',
-  'content-encoding',
-  'content-disposition',
-  'content-language',
-  'cache-control',
-  'expires',
-  'x-amz-website-redirect-location',
-] as const;
 
 /**
  * CopyObject between locations mapped to different Transit keys: a server-side copy would leave the
@@ -40,15 +30,8 @@ export async function copyUnderAnotherKey(
   const replace = (headers['x-amz-metadata-directive'] ?? 'COPY').toUpperCase() === 'REPLACE';
   for (const name of Object.keys(headers))
     if (name.startsWith('x-amz-copy-source') || name === 'x-amz-metadata-directive') delete headers[name];
-  if (!replace) {
-    for (const [name, value] of Object.entries(head.headers)) {
-      const lower = name.toLowerCase();
-      const copied =
-        (lower.startsWith('x-amz-meta-') && !isEnvelopeHeader(lower)) ||
-        (COPIED_HEADERS as readonly string[]).includes(lower);
-      if (copied && value !== undefined) headers[lower] = Array.isArray(value) ? value.join(', ') : value;
-    }
-  }
+  // With COPY (the default) the copy describes itself as the source does, as a server-side copy would.
+  if (!replace) Object.assign(headers, preservedHeaders(head.headers));
   const plainSize = object.plainSize;
   const { dek, nonce, wrappedDek, transitKey } = await freshDataKey(deps.keys, s3);
   try {

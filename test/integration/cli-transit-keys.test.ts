@@ -16,17 +16,14 @@ import {
 import { type ProxyProcess, proxyS3Client, startProxy } from '../support/proxy-process.ts';
 import { createS3Client, type Services, useServices } from '../support/services.ts';
 import { runTool, summaryOf, toolEnv } from './cli-support.ts';
-import { createTransitKey, storedMetadata, tokenForKeys, unwrapsUnder } from './transit-keys-support.ts';
+import {
+  createTransitKey,
+  firstPartDek,
+  storedMetadata,
+  tokenForKeys,
+  unwrapsUnder,
+} from './transit-keys-support.ts';
 import { bao } from './vault-support.ts';
-
-/** The first part header's wrapped DEK of a stored multipart object. */
-async function firstPartDek(direct: S3Client, bucket: string, key: string): Promise<string> {
-  const response = await direct.send(
-    new GetObjectCommand({ Bucket: bucket, Key: key, Range: 'bytes=0-255' }),
-  );
-  const header = await bodyBytes(response.Body);
-  return header.subarray(50, 50 + header.readUInt16BE(48)).toString('latin1');
-}
 
 describe('the tools honour CLOUDTASER_S3PROXY_TRANSIT_KEYS', () => {
   let services: Services;

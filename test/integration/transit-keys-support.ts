@@ -2,7 +2,8 @@
  * Helpers of the Transit-keys-per-bucket tests: Transit keys of the test's own, a token whose policy
  * names exactly the keys it may use, and a look at what an object records and which key its DEK is under.
  */
-import { HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { bodyBytes } from '../support/fixtures.ts';
 import type { ServicesState } from '../support/services.ts';
 import { bao } from './vault-support.ts';
 
@@ -46,4 +47,13 @@ export async function unwrapsUnder(vault: Vault, key: string, wrapped: string): 
     okStatuses: [400],
   });
   return typeof (answer?.data as { plaintext?: unknown } | undefined)?.plaintext === 'string';
+}
+
+/** The wrapped DEK in the first part header of a stored multipart object (FORMAT.md section 9.2). */
+export async function firstPartDek(direct: S3Client, bucket: string, key: string): Promise<string> {
+  const response = await direct.send(
+    new GetObjectCommand({ Bucket: bucket, Key: key, Range: 'bytes=0-255' }),
+  );
+  const header = await bodyBytes(response.Body);
+  return header.subarray(50, 50 + header.readUInt16BE(48)).toString('latin1');
 }

@@ -13,8 +13,6 @@ import {
 import {
   bodyBytes,
   createBucket,
-  errorCodeOf,
-  httpStatusOf,
   MiB,
   patternBytes,
   uniqueBucket,
@@ -22,39 +20,20 @@ import {
 } from '../support/fixtures.ts';
 import { type ProxyProcess, proxyS3Client, startProxy } from '../support/proxy-process.ts';
 import { createS3Client, type Services, useServices } from '../support/services.ts';
-import { createTransitKey, storedMetadata, tokenForKeys, unwrapsUnder } from './transit-keys-support.ts';
-import { metric, metricsOf } from './vault-support.ts';
+import {
+  createTransitKey,
+  firstPartDek,
+  storedMetadata,
+  tokenForKeys,
+  unwrapsUnder,
+} from './transit-keys-support.ts';
+import { metric, metricsOf, rejection } from './vault-support.ts';
 
 const suffix = () => randomBytes(4).toString('hex');
-
-async function failure(
-  promise: Promise<unknown>,
-): Promise<{ status?: number; code?: string; message: string }> {
-  try {
-    await promise;
-  } catch (error) {
-    return {
-      ...(httpStatusOf(error) === undefined ? {} : { status: httpStatusOf(error) as number }),
-      ...(errorCodeOf(error) === undefined ? {} : { code: errorCodeOf(error) as string }),
-      message: error instanceof Error ? error.message : String(error),
-    };
-  }
-  assert.fail('expected the request to fail');
-}
 
 async function get(client: S3Client, bucket: string, key: string): Promise<Buffer> {
   const response = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
   return bodyBytes(response.Body);
-}
-
-/** The wrapped DEK in the first part header of a stored multipart object (FORMAT.md section 9.2). */
-async function firstPartDek(direct: S3Client, bucket: string, key: string): Promise<string> {
-  const response = await direct.send(
-    new GetObjectCommand({ Bucket: bucket, Key: key, Range: 'bytes=0-255' }),
-  );
-  const header = await bodyBytes(response.Body);
-  const length = header.readUInt16BE(48);
-  return header.subarray(50, 50 + length).toString('latin1');
 }
 
 describe('Transit keys per bucket and prefix (CLOUDTASER_S3PROXY_TRANSIT_KEYS)', () => {
@@ -167,11 +146,11 @@ describe('Transit keys per bucket and prefix (CLOUDTASER_S3PROXY_TRANSIT_KEYS)',
     const limited = await startWith({ CLOUDTASER_S3PROXY_TRANSIT_KEYS: mapping, VAULT_TOKEN: tokenNoB });
     const limitedClient = proxyS3Client(limited, { config: { maxAttempts: 1 } });
     try {
-      const read = await failure(get(limitedClient, bucketB, 'before.bin'));
+      const read = await rejection(get(limitedClient, bucketB, 'before.bin'));
       assert.equal(read.status, 403);
       assert.equal(read.code, 'AccessDenied');
       assert.match(read.message, new RegExp(`Transit key transit/${keyB}`));
-      const write = await failure(
+      const write = await rejection(
         limitedClient.send(new PutObjectCommand({ Bucket: bucketB, Key: 'denied.bin', Body: 'x' })),
       );
       assert.equal(write.status, 403);
@@ -235,7 +214,7 @@ describe('Transit keys per bucket and prefix (CLOUDTASER_S3PROXY_TRANSIT_KEYS)',
     });
     const strictClient = proxyS3Client(strict, { config: { maxAttempts: 1 } });
     try {
-      const refused = await failure(get(strictClient, bucketC, 'old.bin'));
+      const refused = await rejection(get(strictClient, bucketC, 'old.bin'));
       assert.equal(refused.status, 403);
       assert.equal(refused.code, 'AccessDenied');
       assert.match(refused.message, /list the former key after the new one/);

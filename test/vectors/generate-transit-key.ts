@@ -8,10 +8,7 @@
  *
  * Run: node test/vectors/generate-transit-key.ts [output path]
  */
-import { createHash } from 'node:crypto';
 import { existsSync, writeFileSync } from 'node:fs';
-import { Readable, Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import {
   createSealStream,
@@ -22,6 +19,7 @@ import {
   PART_HEADER_SIZE,
   uploadBinding,
 } from '../../src/envelope/index.ts';
+import { derive, sealBytes, sha256 } from './vector-support.ts';
 
 const output = process.argv[2] ?? fileURLToPath(new URL('./format-v1-transit-key.json', import.meta.url));
 if (existsSync(output)) {
@@ -29,24 +27,7 @@ if (existsSync(output)) {
   process.exit(1);
 }
 
-const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
-const derive = (label: string, name: string, length: number) =>
-  createHash('sha256').update(`cloudtaser-s3/v1 test vector ${label} ${name}`).digest().subarray(0, length);
 
-async function sealBytes(plaintext: Buffer, dek: Buffer, nonce: Buffer, aad?: Buffer): Promise<Buffer> {
-  const out: Buffer[] = [];
-  await pipeline(
-    Readable.from(plaintext.length ? [plaintext] : []),
-    createSealStream({ dek, nonce, plaintextSize: plaintext.length, ...(aad ? { aad } : {}) }),
-    new Writable({
-      write(chunk: Buffer, _e, cb) {
-        out.push(chunk);
-        cb();
-      },
-    }),
-  );
-  return Buffer.concat(out);
-}
 
 const objectVectors: unknown[] = [];
 const multipartVectors: unknown[] = [];
