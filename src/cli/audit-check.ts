@@ -221,6 +221,18 @@ export async function checkObject(
     });
   record.format = envelope.format;
   record.transit = transitKeyOf(object, checker.configuredKey);
+  try {
+    // Free to check without Vault: an object whose location does not accept the key it records was not
+    // written there by the proxy (a provider's copy from another tenant, or an edited envelope).
+    checker.services.keys.recordedKey(checker.bucket, entry.key, envelope.transitKey);
+  } catch (error) {
+    if (error instanceof KeyServiceError && error.notAcceptedHere)
+      return done('malformed-envelope', {
+        code: 'TRANSIT_KEY_NOT_ACCEPTED',
+        message: error.clientMessage ?? error.message,
+      });
+    throw error;
+  }
 
   try {
     if (envelope.format === 'v1') {

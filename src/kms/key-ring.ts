@@ -46,6 +46,7 @@ export class KeyRing {
       throw new KeyServiceError('denied', `${bucket}/${objectKey}: ${decision.message}`, {
         transitKey: recorded,
         clientMessage: decision.message,
+        notAcceptedHere: true,
       });
     return this.#service(transitKeyRef(decision.key));
   }
@@ -82,6 +83,7 @@ export class KeyRing {
       throw new KeyServiceError('denied', `Transit key ${ref} is not configured`, {
         transitKey: ref,
         clientMessage: `The object records Transit key ${ref}, which this proxy is not configured with; it is not unwrapped.`,
+        notAcceptedHere: true,
       });
     return entry.keys;
   }

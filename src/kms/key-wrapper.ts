@@ -34,6 +34,8 @@ export class KeyServiceError extends Error {
   readonly transitKey: string | undefined;
   /** Said to the S3 client as it is (a refusal of the proxy's own, with nothing from Vault in it). */
   readonly clientMessage: string | undefined;
+  /** A `denied` of the proxy's own: the object's location does not accept the key it records (decision 0012). */
+  readonly notAcceptedHere: boolean;
   constructor(
     kind: KeyErrorKind,
     message: string,
@@ -42,6 +44,7 @@ export class KeyServiceError extends Error {
       keyVersion?: number | undefined;
       transitKey?: string | undefined;
       clientMessage?: string | undefined;
+      notAcceptedHere?: boolean;
     },
   ) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
@@ -50,6 +53,7 @@ export class KeyServiceError extends Error {
     this.keyVersion = options?.keyVersion;
     this.transitKey = options?.transitKey;
     this.clientMessage = options?.clientMessage;
+    this.notAcceptedHere = options?.notAcceptedHere ?? false;
   }
 }
 

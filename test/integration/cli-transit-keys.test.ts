@@ -87,6 +87,28 @@ describe('the tools honour CLOUDTASER_S3PROXY_TRANSIT_KEYS', () => {
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
+  it('audit finds an object planted from another tenant without reading it: malformed-envelope, TRANSIT_KEY_NOT_ACCEPTED, exit 4', async () => {
+    await direct.send(
+      new CopyObjectCommand({
+        Bucket: bucket,
+        Key: 'audit-planted/theirs.txt',
+        CopySource: `${otherBucket}/theirs.txt`,
+      }),
+    );
+    const json = join(dir, 'audit-planted.json');
+    const run = await runTool(
+      ['audit', `s3://${bucket}/audit-planted/`, '--json', json],
+      env(`${bucket}=${keyOld},${otherBucket}=${keyOther}`),
+    );
+    assert.equal(run.code, 4, `${run.stdout}\n${run.stderr}`);
+    const document = JSON.parse(await readFile(json, 'utf8')) as {
+      objects: Array<{ key: string; status: string; failure: { code: string; message: string } | null }>;
+    };
+    assert.equal(document.objects[0]?.status, 'malformed-envelope');
+    assert.equal(document.objects[0]?.failure?.code, 'TRANSIT_KEY_NOT_ACCEPTED');
+    assert.match(document.objects[0]?.failure?.message ?? '', new RegExp(`transit/${keyOther}`));
+  });
+
   it('audit reports the key each object records', async () => {
     const json = join(dir, 'audit.json');
     const run = await runTool(['audit', `s3://${bucket}/data/`, '--json', json], env(`${bucket}=${keyOld}`));
