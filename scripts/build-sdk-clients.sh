@@ -12,7 +12,7 @@
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-cache=${CLOUDTASER_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/cloudtaser}/sdk-clients
+cache=${CLOUDTASER_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/cloudtaser}/sdk-clients
 mkdir -p "$cache"
 
 log() { printf 'build-sdk-clients: %s\n' "$*" >&2; }

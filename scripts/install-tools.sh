@@ -54,5 +54,7 @@ fi
 
 # The Go and Java SDK clients of the compat tests, built once per source change into ~/.cache/cloudtaser.
 bash scripts/build-sdk-clients.sh
+# versitygw, the one S3 server here that refuses a wrong SigV4 region (test/integration/bucket-region.test.ts).
+bash scripts/build-versitygw.sh
 
 step "ready: $(node_modules/.bin/node --version) · $(.venv/bin/bao version | cut -d' ' -f1-2) · weed $(.venv/bin/weed version 2>&1 | awk 'NR == 1 {print $3}') · $(.venv/bin/rclone version | head -1)"

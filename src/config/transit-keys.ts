@@ -2,7 +2,7 @@
  * Transit keys per bucket and key prefix (CLOUDTASER_S3PROXY_TRANSIT_KEYS): the syntax, its validation, and
  * which key wraps a new object and which recorded keys a read may unwrap with. Pure: the proxy, the tools and
  * the injector's admission check all use this one definition. Why reads are restricted:
- * docs/decisions/0012-transit-keys-per-bucket.md.
+ * docs/decisions/0013-transit-keys-per-bucket.md.
  */
 import { isVaultSegment, type Parsed } from './parse.ts';
 

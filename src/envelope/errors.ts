@@ -16,6 +16,7 @@ export const ENVELOPE_ERROR_CODES = [
   'SEGMENT_AUTH_FAILED',
   'TRUNCATED',
   'TRAILING_DATA',
+  'CHECKSUM_AUTH_FAILED',
 ] as const;
 
 export type EnvelopeErrorCode = (typeof ENVELOPE_ERROR_CODES)[number];

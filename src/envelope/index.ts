@@ -1,4 +1,13 @@
 export {
+  CHECKSUM_DIGEST_SIZES,
+  isStoredChecksumAlgorithm,
+  META_CHECKSUM,
+  openChecksum,
+  type PlainChecksum,
+  type StoredChecksumAlgorithm,
+  sealChecksum,
+} from './checksum.ts';
+export {
   AAD_V1,
   DEK_SIZE,
   FORMAT_V1,

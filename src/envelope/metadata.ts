@@ -1,3 +1,4 @@
+import { isSealedChecksum, META_CHECKSUM } from './checksum.ts';
 import {
   FORMAT_V1,
   FORMAT_V1_MULTIPART,
@@ -12,12 +13,16 @@ import {
 } from './constants.ts';
 import { EnvelopeError } from './errors.ts';
 
-/** The envelope of a single-part object: everything needed, besides the KEK, to open its body. */
+/**
+ * The envelope of a single-part object: everything needed, besides the KEK, to open its body; and the
+ * client's checksum of the plaintext, sealed (checksum.ts), when one was known before the body went up.
+ */
 export type Envelope = {
   format: 'v1';
   wrappedDek: string;
   nonce: Buffer;
   plaintextSize: number;
+  checksum?: string;
   /** The Transit key that wrapped the data key, as recorded (`<mount>/<key>`); undefined: the default key. */
   transitKey?: string | undefined;
 };
@@ -58,11 +63,14 @@ export function envelopeToHeaders(envelope: Envelope): Record<string, string> {
   if (!Number.isSafeInteger(size) || size < 0 || size > MAX_PLAINTEXT_SIZE) {
     throw new EnvelopeError('ENVELOPE_BAD_FIELD', `plaintext size ${size} is out of range`);
   }
+  if (envelope.checksum !== undefined && !isSealedChecksum(envelope.checksum))
+    throw new EnvelopeError('ENVELOPE_BAD_FIELD', 'the sealed checksum is malformed');
   return {
     [META_FORMAT]: FORMAT_V1,
     [META_DEK]: envelope.wrappedDek,
     [META_NONCE]: envelope.nonce.toString('base64'),
     [META_SIZE]: String(size),
+    ...(envelope.checksum === undefined ? {} : { [META_CHECKSUM]: envelope.checksum }),
     ...transitKeyHeader(envelope.transitKey),
   };
 }
@@ -134,12 +142,16 @@ export function readEnvelope(headers: HeaderMap): StoredEnvelope | undefined {
     );
   }
 
+  const checksum = headerValue(headers, META_CHECKSUM);
+  if (checksum !== undefined && !isSealedChecksum(checksum))
+    throw new EnvelopeError('ENVELOPE_BAD_FIELD', `${META_CHECKSUM} must be Base64 of a sealed checksum`);
   const transitKey = readTransitKey(headers);
   return {
     format: FORMAT_V1,
     wrappedDek,
     nonce,
     plaintextSize,
+    ...(checksum === undefined ? {} : { checksum }),
     ...(transitKey === undefined ? {} : { transitKey }),
   };
 }

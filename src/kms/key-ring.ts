@@ -14,7 +14,7 @@ export type WriteKeys = { readonly transitKey: string; readonly keys: KeyWrapper
  * The Transit keys of the proxy, one key service (pool, cache) per distinct key of the mapping, and the one
  * place that chooses among them: `forWrite` where a data key is generated and wrapped, `forRead` where one
  * is unwrapped. A read unwraps only with a key the object's location accepts; the key the object records
- * merely picks among those (docs/decisions/0012-transit-keys-per-bucket.md).
+ * merely picks among those (docs/decisions/0013-transit-keys-per-bucket.md).
  */
 export class KeyRing {
   readonly map: TransitKeyMap;

@@ -34,7 +34,7 @@ export class KeyServiceError extends Error {
   readonly transitKey: string | undefined;
   /** Said to the S3 client as it is (a refusal of the proxy's own, with nothing from Vault in it). */
   readonly clientMessage: string | undefined;
-  /** A `denied` of the proxy's own: the object's location does not accept the key it records (decision 0012). */
+  /** A `denied` of the proxy's own: the object's location does not accept the key it records (decision 0013). */
   readonly notAcceptedHere: boolean;
   constructor(
     kind: KeyErrorKind,

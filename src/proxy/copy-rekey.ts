@@ -10,6 +10,7 @@ import { presentETag } from './etag.ts';
 import type { Exchange } from './exchange.ts';
 import { encryptedObjectOf, firstString } from './object-read.ts';
 import { answerXml, relayResponse } from './relay.ts';
+import { copySourceKeyHeaders } from './server-side-encryption.ts';
 import { checkMetadataSize } from './user-metadata.ts';
 
 /**
@@ -25,7 +26,12 @@ export async function copyUnderAnotherKey(
   headers: Record<string, string>,
 ): Promise<void> {
   const { deps, s3 } = exchange;
-  const object = await encryptedObjectOf(exchange, head, { sizes: 'located', target: source });
+  // SSE-C of the provider under ours: the source is read with the client's copy-source key headers.
+  const sourceKey = copySourceKeyHeaders(exchange.req.headers);
+  const object = await encryptedObjectOf(exchange, head, {
+    sizes: 'located',
+    target: { ...source, readHeaders: sourceKey },
+  });
   if (object === undefined) throw new Error('copyUnderAnotherKey needs an encrypted source');
   const replace = (headers['x-amz-metadata-directive'] ?? 'COPY').toUpperCase() === 'REPLACE';
   for (const name of Object.keys(headers))
@@ -49,7 +55,7 @@ export async function copyUnderAnotherKey(
     bucket: source.bucket,
     key: source.key,
     query: source.versionId === undefined ? [] : [['versionId', source.versionId]],
-    headers: { 'if-match': firstString(head.headers.etag) ?? '' },
+    headers: { ...sourceKey, 'if-match': firstString(head.headers.etag) ?? '' },
   });
   if (fetched.status !== 200) {
     dek.fill(0);

@@ -21,6 +21,7 @@ import { firstHeader, forwardableRequestHeaders } from './headers.ts';
 import { MAX_PART_PLAINTEXT, partTarget } from './multipart.ts';
 import { encryptedObjectOf, firstString, unencryptedRefusal } from './object-read.ts';
 import { answerXml, readUpstreamText, relayResponse } from './relay.ts';
+import { copySourceKeyHeaders } from './server-side-encryption.ts';
 import { checkMetadataSize } from './user-metadata.ts';
 
 type CopySource = { bucket: string; key: string; versionId: string | undefined };
@@ -61,7 +62,7 @@ async function headSource(exchange: Exchange, source: CopySource): Promise<Upstr
     bucket: source.bucket,
     key: source.key,
     query: source.versionId === undefined ? [] : [['versionId', source.versionId]],
-    headers: conditions,
+    headers: { ...copySourceKeyHeaders(exchange.req.headers), ...conditions },
   });
   drainBody(response.body);
   return response;
@@ -123,6 +124,7 @@ export async function uploadPartCopy(exchange: Exchange): Promise<void> {
   const { req, s3, deps } = exchange;
   const { partNumber, uploadId } = partTarget(exchange);
   const source = parseCopySource(firstHeader(req.headers, 'x-amz-copy-source'));
+  const sourceKey = copySourceKeyHeaders(req.headers);
   const head = await headSource(exchange, source);
   if (head.status !== 200) {
     if (head.status === 304 || head.status === 412) {
@@ -132,12 +134,15 @@ export async function uploadPartCopy(exchange: Exchange): Promise<void> {
       method: 'GET',
       bucket: source.bucket,
       key: source.key,
-      headers: { range: 'bytes=0-0' },
+      headers: { ...sourceKey, range: 'bytes=0-0' },
     });
     await relayResponse(exchange, probe);
     return;
   }
-  const object = await encryptedObjectOf(exchange, head, { sizes: 'authenticated', target: source });
+  const object = await encryptedObjectOf(exchange, head, {
+    sizes: 'authenticated',
+    target: { ...source, readHeaders: sourceKey },
+  });
   if (object === undefined && deps.unencryptedObjects === 'refuse')
     throw unencryptedRefusal(`/${source.bucket}/${source.key}`);
   const sourceSize = object?.plainSize ?? Number(firstString(head.headers['content-length']));
@@ -157,6 +162,7 @@ export async function uploadPartCopy(exchange: Exchange): Promise<void> {
     key: source.key,
     query: source.versionId === undefined ? [] : [['versionId', source.versionId]],
     headers: {
+      ...sourceKey,
       'if-match': etag,
       ...(storedRange === undefined ? {} : { range: `bytes=${storedRange.start}-${storedRange.end}` }),
     },

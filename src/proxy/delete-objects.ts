@@ -6,6 +6,7 @@ import {
   serializeDeleteObjects,
   withDeniedEntries,
 } from '../s3/xml/delete-objects.ts';
+import { upstreamDeleteConditions } from './etag.ts';
 import type { Exchange } from './exchange.ts';
 import { forwardableRequestHeaders } from './headers.ts';
 import { bufferedRequestBody } from './passthrough-body.ts';
@@ -43,7 +44,8 @@ export async function deleteObjectsWithinGrants(exchange: Exchange): Promise<voi
     exchange.res.end(xml);
     return;
   }
-  const upstreamBody = Buffer.from(serializeDeleteObjects({ quiet: request.quiet, objects: allowed }));
+  const serialized = Buffer.from(serializeDeleteObjects({ quiet: request.quiet, objects: allowed }));
+  const upstreamBody = upstreamDeleteConditions(serialized) ?? serialized;
   const headers = forwardableRequestHeaders(req.headers, { dropIntegrity: true });
   headers['content-md5'] = createHash('md5').update(upstreamBody).digest('base64');
   const response = await deps.upstream.send({

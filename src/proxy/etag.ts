@@ -39,3 +39,21 @@ export function translateConditions(headers: Record<string, string>): void {
     if (value !== undefined) headers[name] = upstreamETagCondition(value);
   }
 }
+
+/**
+ * A DeleteObjects body with its `<ETag>` conditions mapped back to what upstream knows, or undefined when
+ * none names an ETag in the proxy's form (the body then goes as it is). Quotes may come as `&quot;` or
+ * `&#34;` (Go's encoding/xml); the mapped value is written with `&quot;`.
+ */
+export function upstreamDeleteConditions(body: Buffer): Buffer | undefined {
+  const xml = body.toString('utf8');
+  let changed = false;
+  const mapped = xml.replace(/<ETag>([^<]*)<\/ETag>/g, (element, text: string) => {
+    const value = text.replace(/&quot;|&#34;|&#x22;/gi, '"').trim();
+    const upstream = upstreamETagCondition(value);
+    if (upstream === value) return element;
+    changed = true;
+    return `<ETag>${upstream.replaceAll('"', '&quot;')}</ETag>`;
+  });
+  return changed ? Buffer.from(mapped, 'utf8') : undefined;
+}

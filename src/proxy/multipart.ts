@@ -7,7 +7,9 @@ import {
 } from '../envelope/index.ts';
 import { S3Error } from '../s3/errors.ts';
 import {
+  type CompletedPart,
   parseCompleteMultipartUpload,
+  parseListPartsReply,
   serializeCompleteMultipartUpload,
   withoutChecksumElements,
 } from '../s3/xml/complete-multipart.ts';
@@ -101,14 +103,15 @@ export async function completeMultipartUpload(exchange: Exchange): Promise<void>
   const parts = parseCompleteMultipartUpload(body.toString('utf8'));
   if (parts.length === 0) throw new S3Error('MalformedXML', 'The part list is empty.');
   for (const [index, part] of parts.entries()) {
-    if (part.partNumber !== index + 1) {
+    if (index > 0 && part.partNumber <= (parts[index - 1]?.partNumber ?? 0)) {
       throw new S3Error(
         'InvalidPartOrder',
-        `Part ${index + 1} is ${part.partNumber}: the encryption proxy completes uploads whose parts are numbered 1..N in order without gaps.`,
+        'The list of parts was not in ascending order. Parts must be ordered by part number.',
         { resource: objectResource(s3) },
       );
     }
   }
+  if (parts.some((part, index) => part.partNumber !== index + 1)) return refuseGap(exchange, parts);
   const headers = forwardableRequestHeaders(req.headers, { dropIntegrity: true });
   translateConditions(headers);
   const upstreamBody = Buffer.from(
@@ -130,4 +133,51 @@ export async function completeMultipartUpload(exchange: Exchange): Promise<void>
   }
   // A 200 may still carry an <Error> (S3 reports late failures that way); it is passed on as it is.
   answerXml(exchange, response, withoutChecksumElements(await readUpstreamText(response)));
+}
+
+/**
+ * A part list in ascending order but with a gap: S3 would complete it, the proxy does not (a reader requires
+ * parts 1..N, docs/FORMAT.md section 9.3). If the list names a part the upload does not have, or with another
+ * ETag, the answer is S3's for that list, InvalidPart; otherwise the proxy's own refusal, InvalidPartOrder.
+ */
+async function refuseGap(exchange: Exchange, parts: readonly CompletedPart[]): Promise<void> {
+  const { s3, deps } = exchange;
+  const uploaded = new Map<number, string>();
+  let marker: string | undefined;
+  // At most 10,000 parts, 1,000 a page; a few pages more cannot hurt, an upstream that never ends can.
+  for (let page = 0; page < 12; page++) {
+    const response = await deps.upstream.send({
+      method: 'GET',
+      bucket: s3.bucket,
+      key: s3.key,
+      query: [
+        ['uploadId', queryValue(s3, 'uploadId') ?? ''],
+        ...(marker === undefined ? [] : [['part-number-marker', marker] as [string, string]]),
+      ],
+    });
+    if (response.status !== 200) return relayResponse(exchange, response);
+    const listed = parseListPartsReply(await readUpstreamText(response));
+    for (const part of listed.parts) uploaded.set(part.partNumber, unquoted(part.etag));
+    marker = listed.nextMarker;
+    if (marker === undefined) break;
+  }
+  for (const part of parts) {
+    if (uploaded.get(part.partNumber) !== unquoted(upstreamETagCondition(part.etag))) {
+      throw new S3Error(
+        'InvalidPart',
+        `Part ${part.partNumber} could not be found: it was not uploaded, or its ETag is not ${part.etag}.`,
+        { resource: objectResource(s3) },
+      );
+    }
+  }
+  const missing = parts.findIndex((part, index) => part.partNumber !== index + 1) + 1;
+  throw new S3Error(
+    'InvalidPartOrder',
+    `Part ${missing} is missing from the list: the encryption proxy completes uploads whose parts are numbered 1..N without gaps.`,
+    { resource: objectResource(s3) },
+  );
+}
+
+function unquoted(etag: string): string {
+  return etag.trim().replaceAll('"', '');
 }

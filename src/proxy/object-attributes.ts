@@ -1,3 +1,4 @@
+import type { IncomingHttpHeaders } from 'node:http';
 import { partPlaintextSize } from '../envelope/index.ts';
 import { responseRuleOf } from '../s3/operations.ts';
 import { rewriteListingEntries } from '../s3/xml/listing.ts';
@@ -8,10 +9,12 @@ import { forwardableRequestHeaders } from './headers.ts';
 import { encryptedObjectOf, readRequest } from './object-read.ts';
 import { checkUpstreamAnswer, relayCheckedResponse } from './passthrough-response.ts';
 import { answerXml, readUpstreamText, relayResponse } from './relay.ts';
+import { checksumElement } from './stored-checksum.ts';
 
 /**
  * GetObjectAttributes: the upstream's answer describes what is stored; for an encrypted object the size,
- * the ETag and the part sizes are shown as the plaintext's, and checksums (of ciphertext) are left out.
+ * the ETag and the part sizes are shown as the plaintext's, and checksums (of ciphertext) are left out; the
+ * client's own checksum, where the envelope keeps one, is the object's.
  */
 export async function getObjectAttributes(exchange: Exchange): Promise<void> {
   const { req, s3, deps } = exchange;
@@ -48,6 +51,7 @@ export async function getObjectAttributes(exchange: Exchange): Promise<void> {
     return `<ETag>${quoted ? `&quot;${presented}&quot;` : presented}</ETag>`;
   });
   xml = xml.replace(/<Checksum>[\s\S]*?<\/Checksum>/g, '');
+  const checksum = asksFor(req.headers, 'Checksum') ? await object.checksum() : undefined;
   xml = rewriteListingEntries(
     xml,
     ({ size, etag }) => {
@@ -59,5 +63,18 @@ export async function getObjectAttributes(exchange: Exchange): Promise<void> {
     },
     ['Part'],
   );
-  answerXml(exchange, response, xml.replace(/<(Checksum[A-Za-z0-9]+)>[^<]*<\/\1>/g, ''));
+  xml = xml.replace(/<(Checksum[A-Za-z0-9]+)>[^<]*<\/\1>/g, '');
+  if (checksum !== undefined)
+    xml = xml.replace(
+      '</GetObjectAttributesResponse>',
+      `${checksumElement(checksum)}</GetObjectAttributesResponse>`,
+    );
+  answerXml(exchange, response, xml);
+}
+
+/** Whether x-amz-object-attributes names this attribute (a comma-separated list, any case). */
+function asksFor(headers: IncomingHttpHeaders, attribute: string): boolean {
+  const value = headers['x-amz-object-attributes'];
+  const names = (Array.isArray(value) ? value.join(',') : (value ?? '')).split(',');
+  return names.some((name) => name.trim().toLowerCase() === attribute.toLowerCase());
 }

@@ -1,12 +1,13 @@
 import type { ServerResponse } from 'node:http';
 import { type Readable, type Transform, Writable } from 'node:stream';
+import type { PlainChecksum } from '../envelope/checksum.ts';
 import { abandonBody, drainBody, type UpstreamResponse } from '../upstream/client.ts';
 import { type Exchange, objectResource } from './exchange.ts';
 import { HoldTailUntil } from './hold-tail.ts';
 import {
+  answerNotModified,
   encryptedObjectOf,
   firstString,
-  notModifiedHeaders,
   partSizesFor,
   plaintextHeaders,
   plaintextRange,
@@ -95,9 +96,7 @@ async function send(
 
 async function answerNonSuccess(exchange: Exchange, response: UpstreamResponse): Promise<void> {
   if (response.status === 304) {
-    drainBody(response.body);
-    exchange.res.writeHead(304, notModifiedHeaders(response, exchange));
-    exchange.res.end();
+    await answerNotModified(exchange, response);
     return;
   }
   await relayResponse(exchange, response);
@@ -132,13 +131,19 @@ async function streamPlaintext(
   const { res } = exchange;
   const upstreamBody: Readable = response.body;
   let open: Transform;
+  let checksum: PlainChecksum | undefined;
   try {
     open = await object.open(range);
+    // Opened on every GET, returned or not: a sealed checksum that does not open fails the read.
+    checksum = await object.checksum().catch((error: unknown) => {
+      open.destroy();
+      throw error;
+    });
   } catch (error) {
     abandonBody(upstreamBody);
     throw error;
   }
-  const { status, headers } = plaintextHeaders(response, object, range, exchange, request);
+  const { status, headers } = plaintextHeaders(response, object, range, exchange, request, checksum);
   const held = new HoldTailUntil(() => {});
   const client = clientWriter(exchange, status, headers);
   upstreamBody.on('error', (error) => open.destroy(error));

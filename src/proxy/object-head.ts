@@ -1,12 +1,13 @@
 import { drainBody } from '../upstream/client.ts';
 import { type Exchange, objectResource } from './exchange.ts';
 import {
+  answerNotModified,
   encryptedObjectOf,
-  notModifiedHeaders,
   partSizesFor,
   plaintextHeaders,
   plaintextRange,
   readRequest,
+  returnsChecksum,
 } from './object-read.ts';
 import { relayResponse } from './relay.ts';
 
@@ -20,12 +21,11 @@ export async function headObject(exchange: Exchange): Promise<void> {
     query: request.query,
     headers: request.headers,
   });
-  drainBody(response.body);
   if (response.status === 304) {
-    exchange.res.writeHead(304, notModifiedHeaders(response, exchange));
-    exchange.res.end();
+    await answerNotModified(exchange, response);
     return;
   }
+  drainBody(response.body);
   const object =
     response.status === 200
       ? await encryptedObjectOf(exchange, response, { sizes: partSizesFor(request) })
@@ -49,7 +49,9 @@ export async function headObject(exchange: Exchange): Promise<void> {
     return;
   }
   const range = plaintextRange(request, object, objectResource(exchange.s3));
-  const { status, headers } = plaintextHeaders(response, object, range, exchange, request);
+  // Only a HEAD that returns the checksum unwraps the data key to open it.
+  const checksum = returnsChecksum(exchange, request) ? await object.checksum() : undefined;
+  const { status, headers } = plaintextHeaders(response, object, range, exchange, request, checksum);
   exchange.res.writeHead(status, headers);
   exchange.res.end();
 }

@@ -6,6 +6,7 @@ import {
   envelopeToHeaders,
   multipartEnvelopeHeaders,
   partCiphertextSize,
+  sealChecksum,
   uploadBinding,
 } from '../envelope/index.ts';
 import { S3Error } from '../s3/errors.ts';
@@ -22,6 +23,8 @@ import { type Exchange, objectResource } from './exchange.ts';
 import { forwardableRequestHeaders } from './headers.ts';
 import { firstString } from './object-read.ts';
 import { readUpstreamText, relayResponse } from './relay.ts';
+import { objectKeyHeaders } from './server-side-encryption.ts';
+import { checksumToStore } from './stored-checksum.ts';
 import { checkMetadataSize } from './user-metadata.ts';
 
 /**
@@ -58,9 +61,18 @@ export async function putStreamedObject(exchange: Exchange): Promise<void> {
       body.verify();
       const { dek, nonce, wrappedDek, transitKey } = key;
       key = undefined;
+      // The whole plaintext is held and verified here, so a trailer's checksum is known too (FORMAT.md 7.1).
+      const checksum = checksumToStore(body.verifiedChecksumHeaders());
       Object.assign(
         headers,
-        envelopeToHeaders({ format: 'v1', wrappedDek, nonce, plaintextSize: plaintext.length, transitKey }),
+        envelopeToHeaders({
+          format: 'v1',
+          wrappedDek,
+          nonce,
+          plaintextSize: plaintext.length,
+          transitKey,
+          ...(checksum === undefined ? {} : { checksum: sealChecksum(dek, checksum) }),
+        }),
       );
       checkMetadataSize(headers, objectResource(s3));
       const response = await sendEncrypted(exchange, {
@@ -126,7 +138,7 @@ export async function putStreamedObject(exchange: Exchange): Promise<void> {
             ['partNumber', String(partNumber)],
             ['uploadId', uploadId],
           ],
-          headers: {},
+          headers: objectKeyHeaders(req.headers),
         },
         done: () => dek.fill(0),
       });
@@ -147,7 +159,7 @@ export async function putStreamedObject(exchange: Exchange): Promise<void> {
       bucket: s3.bucket,
       key: s3.key,
       query: [['uploadId', uploadId]],
-      headers: conditions,
+      headers: { ...objectKeyHeaders(req.headers), ...conditions },
       body: Buffer.from(serializeCompleteMultipartUpload(completed)),
     });
     if (complete.status !== 200) return await relayResponse(exchange, complete);

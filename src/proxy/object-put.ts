@@ -1,6 +1,8 @@
+import { sealChecksum } from '../envelope/checksum.ts';
 import { envelopeToHeaders } from '../envelope/metadata.ts';
 import { createSealStream } from '../envelope/seal.ts';
 import { ciphertextSize } from '../envelope/size.ts';
+import { S3Error } from '../s3/errors.ts';
 import { clientBody, declaresPlaintextLength } from './client-body.ts';
 import { freshDataKey } from './data-key.ts';
 import { uploadClientBody } from './encrypted-upload.ts';
@@ -8,6 +10,7 @@ import { translateConditions } from './etag.ts';
 import { type Exchange, objectResource } from './exchange.ts';
 import { forwardableRequestHeaders } from './headers.ts';
 import { putStreamedObject } from './object-put-streamed.ts';
+import { checksumToStore } from './stored-checksum.ts';
 import { checkMetadataSize } from './user-metadata.ts';
 
 /**
@@ -17,7 +20,12 @@ import { checkMetadataSize } from './user-metadata.ts';
  */
 export async function putObject(exchange: Exchange): Promise<void> {
   const { req, deps, s3 } = exchange;
-  if (!declaresPlaintextLength(req.headers)) return putStreamedObject(exchange);
+  if (!declaresPlaintextLength(req.headers)) {
+    // Without Content-Length or Transfer-Encoding a request has no body at all; S3 answers 411 then.
+    if (req.headers['content-length'] === undefined && req.headers['transfer-encoding'] === undefined)
+      throw new S3Error('MissingContentLength');
+    return putStreamedObject(exchange);
+  }
   const body = clientBody(exchange, {
     maxSize: deps.maxObjectSize,
     describe: (size) =>
@@ -26,11 +34,21 @@ export async function putObject(exchange: Exchange): Promise<void> {
   const { dek, nonce, wrappedDek, transitKey } = await freshDataKey(deps.keys, s3);
   const headers = forwardableRequestHeaders(req.headers, { dropIntegrity: true });
   translateConditions(headers);
-  Object.assign(
-    headers,
-    envelopeToHeaders({ format: 'v1', wrappedDek, nonce, plaintextSize: body.size, transitKey }),
-  );
   try {
+    // The client's checksum header is known before the body: it is sealed into the envelope (FORMAT.md 7.1),
+    // which goes upstream with the headers; a body that does not match it is never committed.
+    const checksum = checksumToStore(req.headers);
+    Object.assign(
+      headers,
+      envelopeToHeaders({
+        format: 'v1',
+        wrappedDek,
+        nonce,
+        plaintextSize: body.size,
+        transitKey,
+        ...(checksum === undefined ? {} : { checksum: sealChecksum(dek, checksum) }),
+      }),
+    );
     checkMetadataSize(headers, objectResource(s3));
   } catch (error) {
     dek.fill(0);

@@ -1,10 +1,12 @@
+import type { PlainChecksum } from '../envelope/checksum.ts';
 import { readEnvelope } from '../envelope/metadata.ts';
 import { S3Error } from '../s3/errors.ts';
 import { contentRange, parseRange, resolveRange, unsatisfiableContentRange } from '../s3/range.ts';
-import type { UpstreamResponse } from '../upstream/client.ts';
+import { drainBody, type UpstreamResponse } from '../upstream/client.ts';
 import { presentETag, upstreamETagCondition } from './etag.ts';
 import { type Exchange, partNumberOf, queryValue } from './exchange.ts';
 import { clientResponseHeaders, firstHeader, forwardableRequestHeaders } from './headers.ts';
+import { objectKeyHeaders } from './server-side-encryption.ts';
 import { type EncryptedObject, encryptedObject, type PartSizes, type PlainRange } from './stored-object.ts';
 
 /** What a GET or HEAD asked for, in plaintext coordinates, before the object's size is known. */
@@ -65,7 +67,13 @@ export async function encryptedObjectOf(
   response: UpstreamResponse,
   options: {
     sizes: PartSizes;
-    target?: { bucket: string; key: string; versionId: string | undefined };
+    /** Another object than the request's own (a copy source), and the headers that read it. */
+    target?: {
+      bucket: string;
+      key: string;
+      versionId: string | undefined;
+      readHeaders: Record<string, string>;
+    };
   },
 ): Promise<EncryptedObject | undefined> {
   const envelope = readEnvelope(response.headers);
@@ -74,6 +82,7 @@ export async function encryptedObjectOf(
     bucket: exchange.s3.bucket ?? '',
     key: exchange.s3.key ?? '',
     versionId: queryValue(exchange.s3, 'versionId'),
+    readHeaders: objectKeyHeaders(exchange.req.headers),
   };
   return encryptedObject(
     envelope,
@@ -112,15 +121,33 @@ function storedSizeOf(response: UpstreamResponse): number {
   return Number(total ?? firstString(response.headers['content-length']) ?? Number.NaN);
 }
 
-/** Response headers for plaintext served from an encrypted object. */
+/**
+ * Whether a read returns the object's checksum: with x-amz-checksum-mode: ENABLED, for the whole object
+ * only. A range or a part would be validated by the SDK against a full-object checksum, and fail.
+ */
+export function returnsChecksum(exchange: Exchange, request: ReadRequest): boolean {
+  const mode = firstHeader(exchange.req.headers, 'x-amz-checksum-mode');
+  return (
+    mode?.trim().toUpperCase() === 'ENABLED' &&
+    request.rangeHeader === undefined &&
+    request.partNumber === undefined
+  );
+}
+
+/** Response headers for plaintext served from an encrypted object, with its checksum if the read returns it. */
 export function plaintextHeaders(
   response: UpstreamResponse,
   object: EncryptedObject,
   range: PlainRange | undefined,
   exchange: Exchange,
   request: ReadRequest,
+  checksum?: PlainChecksum,
 ): { status: number; headers: Record<string, string | string[]> } {
   const headers = clientResponseHeaders(response.headers, { dropIntegrity: true, dropLengthAndRange: true });
+  if (checksum !== undefined && returnsChecksum(exchange, request)) {
+    headers[`x-amz-checksum-${checksum.algorithm.toLowerCase()}`] = checksum.value;
+    headers['x-amz-checksum-type'] = 'FULL_OBJECT';
+  }
   const etag = presentETag(firstString(response.headers.etag));
   if (etag !== undefined) headers.etag = etag;
   headers['accept-ranges'] = 'bytes';
@@ -136,19 +163,47 @@ export function plaintextHeaders(
   return { status: 206, headers };
 }
 
-/** A 304 carries the upstream ETag; show it the way the client knows it. */
-export function notModifiedHeaders(
-  response: UpstreamResponse,
-  exchange: Exchange,
-): Record<string, string | string[]> {
+/**
+ * Answers a 304 with the ETag a 200 would carry (docs/decisions/0002). An upstream 304 carries the stored
+ * ETag but no metadata, so whether the object is one the proxy encrypted (its ETag shown in the proxy's
+ * form) is known from the client's If-None-Match when that named the presented form, and otherwise from an
+ * unconditional HEAD of the same version. Only an MD5-shaped ETag needs this: others are shown as they are.
+ */
+export async function answerNotModified(exchange: Exchange, response: UpstreamResponse): Promise<void> {
+  drainBody(response.body);
   const headers = clientResponseHeaders(response.headers, { dropIntegrity: true, dropLengthAndRange: true });
   const etag = firstString(response.headers.etag);
   const presented = presentETag(etag);
-  const asked = firstHeader(exchange.req.headers, 'if-none-match') ?? '';
-  if (etag !== undefined && presented !== undefined && asked.includes(presented.replaceAll('"', '')))
-    headers.etag = presented;
+  if (etag !== undefined && presented !== undefined && presented !== etag) {
+    const asked = firstHeader(exchange.req.headers, 'if-none-match') ?? '';
+    if (asked.includes(presented.replaceAll('"', '')) || (await storedWithEnvelope(exchange)))
+      headers.etag = presented;
+  }
   headers['x-amz-request-id'] ??= exchange.id;
-  return headers;
+  exchange.res.writeHead(304, headers);
+  exchange.res.end();
+}
+
+/** Whether the version a read names carries the envelope, from a HEAD without the read's conditions. */
+async function storedWithEnvelope(exchange: Exchange): Promise<boolean> {
+  const { headers, query } = readRequest(exchange);
+  for (const name of ['if-match', 'if-none-match', 'if-modified-since', 'if-unmodified-since'])
+    delete headers[name];
+  const head = await exchange.deps.upstream.send({
+    method: 'HEAD',
+    bucket: exchange.s3.bucket,
+    key: exchange.s3.key,
+    query,
+    headers,
+  });
+  drainBody(head.body);
+  if (head.status !== 200) return false;
+  try {
+    return readEnvelope(head.headers) !== undefined;
+  } catch {
+    // A malformed envelope is still an envelope: the object is not one stored before the proxy.
+    return true;
+  }
 }
 
 export function firstString(value: string | string[] | undefined): string | undefined {

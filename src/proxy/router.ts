@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { classifyRequest, type S3Request } from '../s3/classify.ts';
 import { withoutClientAuthQuery } from '../s3/client-auth.ts';
 import type { HandledOperation } from '../s3/operations.ts';
+import { liftHoistedHeaders } from '../s3/presigned-headers.ts';
 import { authenticateClient, authorisedHandler } from './client-access.ts';
 import { copyObject, uploadPartCopy } from './copy.ts';
 import type { Exchange, ProxyDeps } from './exchange.ts';
@@ -58,8 +59,11 @@ export function createProxyHandler(deps: ProxyDeps): ProxyRequestHandler {
     let s3: S3Request;
     let classifyError: unknown;
     try {
+      // A presigned URL's hoisted headers are headers from here on (src/s3/presigned-headers.ts).
+      const { rawUrl, lifted } = liftHoistedHeaders(req.url ?? '/', req.headers);
+      Object.assign(req.headers, lifted);
       const classified = classifyRequest(
-        { method: req.method ?? 'GET', rawUrl: req.url ?? '/', host: req.headers.host, headers: req.headers },
+        { method: req.method ?? 'GET', rawUrl, host: req.headers.host, headers: req.headers },
         { virtualHostDomains: deps.virtualHostDomains },
       );
       s3 = { ...classified, query: withoutClientAuthQuery(classified.query) };

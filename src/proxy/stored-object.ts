@@ -6,8 +6,10 @@ import {
   createOpenStream,
   discoverPartLayout,
   EnvelopeError,
+  openChecksum,
   PART_HEADER_SIZE,
   type PartLayout,
+  type PlainChecksum,
   planMultipartRead,
   planWindow,
   type StoredEnvelope,
@@ -33,6 +35,11 @@ export type EncryptedObject = {
   storedRange(range: PlainRange | undefined): PlainRange;
   /** Unwraps the data key (for multipart: the first part's) before returning, so a Vault fault comes before any header. */
   open(range: PlainRange | undefined): Promise<Transform>;
+  /**
+   * The client's checksum of the whole plaintext, opened from the envelope (docs/FORMAT.md 7.1); undefined
+   * when none was stored (always, for a multipart object). Rejects when the sealed value does not open.
+   */
+  checksum(): Promise<PlainChecksum | undefined>;
 };
 
 export type ObjectIdentity = {
@@ -41,6 +48,12 @@ export type ObjectIdentity = {
   etag: string;
   versionId: string | undefined;
   storedSize: number;
+  /**
+   * What every read of the stored bytes carries besides the range and If-Match: the reader's SSE-C key
+   * (server-side-encryption.ts). Not part of the version's identity: the layout cache holds one entry per
+   * version whoever read it, and is consulted only after the upstream accepted this reader's own request.
+   */
+  readHeaders?: Readonly<Record<string, string>>;
 };
 
 /**
@@ -74,8 +87,7 @@ export async function encryptedObject(
       partCount: undefined,
       partRange(partNumber, resource) {
         // A single-part object has exactly one part; S3 answers part 1 as a range over the whole object.
-        if (partNumber !== 1)
-          throw new S3Error('InvalidRange', 'The requested partnumber is not satisfiable', { resource });
+        if (partNumber !== 1) throw new S3Error('InvalidPartNumber', undefined, { resource });
         return envelope.plaintextSize === 0 ? undefined : { start: 0, end: envelope.plaintextSize - 1 };
       },
       storedRange(range) {
@@ -95,6 +107,15 @@ export async function encryptedObject(
         });
         stream.once('close', () => dek.fill(0));
         return stream;
+      },
+      async checksum() {
+        if (envelope.checksum === undefined) return undefined;
+        const dek = await services.keys.unwrapKey(envelope.wrappedDek);
+        try {
+          return openChecksum(dek, envelope.checksum);
+        } finally {
+          dek.fill(0);
+        }
       },
     };
   }
@@ -144,8 +165,7 @@ export function multipartObject(layout: PartLayout, keys: KeyWrapper): Encrypted
     partCount: layout.parts.length,
     partRange(partNumber, resource) {
       const part = layout.parts[partNumber - 1];
-      if (part === undefined)
-        throw new S3Error('InvalidRange', 'The requested partnumber is not satisfiable', { resource });
+      if (part === undefined) throw new S3Error('InvalidPartNumber', undefined, { resource });
       return part.plainSize === 0
         ? undefined
         : { start: part.plainOffset, end: part.plainOffset + part.plainSize - 1 };
@@ -174,6 +194,9 @@ export function multipartObject(layout: PartLayout, keys: KeyWrapper): Encrypted
         },
       });
     },
+    async checksum() {
+      return undefined;
+    },
   };
 }
 
@@ -191,7 +214,7 @@ async function fetchStoredBytes(
     bucket: identity.bucket,
     key: identity.key,
     query: identity.versionId === undefined ? [] : [['versionId', identity.versionId]],
-    headers: { range: `bytes=${start}-${end}`, 'if-match': identity.etag },
+    headers: { ...identity.readHeaders, range: `bytes=${start}-${end}`, 'if-match': identity.etag },
   });
   if (response.status !== 206 && response.status !== 200) {
     drainBody(response.body);

@@ -547,8 +547,11 @@ const VERIFY_ORDER: readonly ChecksumSource[] = [
   'x-amz-checksum-trailer',
 ];
 
-/** Throws the S3 error for the first expected digest that the tap did not compute. */
-export function verifyChecksums(tap: ChecksumTap, expected: readonly ExpectedChecksum[]): void {
+/** Throws the S3 error for the first expected digest that the tap (or a body read whole) did not produce. */
+export function verifyChecksums(
+  tap: Pick<ChecksumTap, 'digest'>,
+  expected: readonly ExpectedChecksum[],
+): void {
   const ordered = [...expected].sort(
     (a, b) => VERIFY_ORDER.indexOf(a.source) - VERIFY_ORDER.indexOf(b.source),
   );
@@ -566,4 +569,9 @@ export function verifyChecksums(tap: ChecksumTap, expected: readonly ExpectedChe
         );
     }
   }
+}
+
+/** Checks a body read whole against the digests its headers declare (Content-MD5, x-amz-checksum-*). */
+export function verifyBodyChecksums(headers: IncomingHttpHeaders, body: Uint8Array): void {
+  verifyChecksums({ digest: (algorithm) => computeChecksum(algorithm, body) }, expectedChecksums(headers));
 }

@@ -1,4 +1,5 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { ProxyRequestHandler } from '../proxy/router.ts';
 
 /**
@@ -18,10 +19,62 @@ export function createProxyServer(
     connectionsCheckingInterval: Math.max(25, Math.min(1000, options.headerTimeoutMs / 10)),
     maxHeaderSize: 64 * 1024,
   });
-  server.on('request', (req, res) => handler(req, res, false));
-  server.on('checkContinue', (req, res) => handler(req, res, true));
+  const answering = new WeakMap<Duplex, Pending>();
+  const handle = (req: IncomingMessage, res: ServerResponse, expectsContinue: boolean) => {
+    const pending = { req, res };
+    answering.set(req.socket, pending);
+    res.once('close', () => {
+      if (answering.get(req.socket) === pending) answering.delete(req.socket);
+    });
+    handler(req, res, expectsContinue);
+  };
+  server.on('request', (req, res) => handle(req, res, false));
+  server.on('checkContinue', (req, res) => handle(req, res, true));
+  // An empty `Expect:` asks for nothing; S3 (and Go's server, SeaweedFS's) ignore it, Node answers 417.
+  server.on('checkExpectation', (req, res) => {
+    if (String(req.headers.expect ?? '').trim() === '') handle(req, res, false);
+    else res.writeHead(417, { connection: 'close' }).end();
+  });
+  server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) =>
+    onClientError(error, socket, answering.get(socket)),
+  );
   return server;
 }
+
+type Pending = { req: IncomingMessage; res: ServerResponse };
+
+/** Node's own answers to what cannot be parsed as a request (its default `clientError` behaviour). */
+const PARSE_ERROR_ANSWERS: Readonly<Record<string, string>> = {
+  HPE_HEADER_OVERFLOW: '431 Request Header Fields Too Large',
+  HPE_CHUNK_EXTENSIONS_OVERFLOW: '413 Payload Too Large',
+  ERR_HTTP_REQUEST_TIMEOUT: '408 Request Timeout',
+};
+
+/**
+ * Bytes the parser cannot read as a request. When they follow a request that is still being answered (a
+ * body longer than its Content-Length: the rest is read as the next request), that request is answered
+ * first, as S3 does (the client's checksum then fails: 400 BadDigest), and the connection closes after
+ * it. Otherwise Node's own answer: a bare status line, and the connection closed.
+ */
+function onClientError(error: NodeJS.ErrnoException, socket: Duplex, pending: Pending | undefined): void {
+  // Only bytes after a request received whole: a request cut off in its body is ended as Node ends it.
+  const afterRequest = error.code?.startsWith('HPE_') === true && pending?.req.complete === true;
+  if (afterRequest && pending !== undefined && !pending.res.writableFinished) {
+    const { res } = pending;
+    if (closingAfter.has(res)) return;
+    closingAfter.add(res);
+    if (!res.headersSent) res.setHeader('connection', 'close');
+    res.once('finish', () => socket.end());
+    return;
+  }
+  if (socket.writableEnded) return;
+  const answer = PARSE_ERROR_ANSWERS[error.code ?? ''] ?? '400 Bad Request';
+  if (socket.writable) socket.write(`HTTP/1.1 ${answer}\r\nConnection: close\r\n\r\n`);
+  socket.destroy(error);
+}
+
+/** Responses after which the connection closes: what followed them on it was not a request. */
+const closingAfter = new WeakSet<ServerResponse>();
 
 /** An address without a host binds every interface. */
 export function listen(

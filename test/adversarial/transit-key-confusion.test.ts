@@ -1,5 +1,5 @@
 /**
- * The provider against tenant isolation by Transit key (docs/decisions/0012-transit-keys-per-bucket.md): it
+ * The provider against tenant isolation by Transit key (docs/decisions/0013-transit-keys-per-bucket.md): it
  * holds every stored byte and every metadata value of every bucket, and tries to make the proxy unwrap one
  * tenant's object for another tenant's clients (the confused deputy) by moving objects between buckets,
  * and by editing the key the object records. No such read may return plaintext, and a refusal by the rule

@@ -7,11 +7,14 @@ only agree by both following the document. Section numbers below refer to docs/F
 Modes:
   vectors PATH
       Check every vector in the frozen vector file (section 12). Exit 0 when all pass.
+  checksum-vectors PATH
+      Check every vector of the sealed checksum (section 7.1) in its frozen file. Exit 0 when all pass.
   s3 --endpoint URL --bucket B --key K --vault-addr URL --vault-token T
      --transit-mount M --transit-key NAME --out FILE
       Read the stored object and its metadata directly from S3 (boto3; credentials from the standard
       AWS environment variables), unwrap the DEK(s) with Vault/OpenBao Transit over HTTP, and write
-      the plaintext to FILE ('-' for stdout). FILE is written only when the whole object verified.
+      the plaintext to FILE ('-' for stdout). FILE is written only when the whole object verified,
+      and, when the envelope keeps the client's checksum (section 7.1), it opened and matched.
       An object that records another Transit key (section 7) than M/NAME is refused, not unwrapped.
 
 Exit status: 0 success; 1 the object or a vector failed (the format error code is printed);
@@ -31,10 +34,13 @@ import ssl
 import sys
 import urllib.error
 import urllib.request
+import zlib
 from typing import Callable, Optional
 
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 # Section 1.
 S = 65536
@@ -63,6 +69,14 @@ MAX_META_TRANSIT_KEY = 256
 NONCE_RE = re.compile(r"[A-Za-z0-9+/]{16}")
 SIZE_RE = re.compile(r"0|[1-9][0-9]*")
 VISIBLE_RE = re.compile(rb"[\x21-\x7e]+")
+
+# Section 7.1.
+META_CHECKSUM = PREFIX + "checksum"
+CHECKSUM_LABEL = b"cloudtaser-s3/v1/checksum"
+DIGEST_SIZES = {"CRC32": 4, "CRC32C": 4, "CRC64NVME": 8, "SHA1": 20, "SHA256": 32, "SHA512": 64, "MD5": 16}
+MIN_SEALED_CHECKSUM = 12 + len("CRC32:") + 8 + T
+MAX_SEALED_CHECKSUM_TEXT = 256
+BASE64_RE = re.compile(r"[A-Za-z0-9+/]+={0,2}")
 
 
 class FormatError(Exception):
@@ -164,7 +178,99 @@ def read_envelope(headers: dict) -> Optional[dict]:
     size_text = required(META_SIZE)
     if not SIZE_RE.fullmatch(size_text) or int(size_text) > MAX_P:
         raise FormatError("ENVELOPE_BAD_FIELD", f"{META_SIZE} is not a decimal integer in 0..{MAX_P}")
-    return {"format": "v1", "wrapped_dek": dek, "nonce": nonce, "size": int(size_text), "transit_key": transit_key}
+    envelope = {"format": "v1", "wrapped_dek": dek, "nonce": nonce, "size": int(size_text), "checksum": None, "transit_key": transit_key}
+    sealed = one(META_CHECKSUM)
+    if sealed is not None:
+        envelope["checksum"] = sealed_checksum_bytes(sealed)
+    return envelope
+
+
+# Section 7.1.
+def canonical_base64(text: str) -> Optional[bytes]:
+    if not BASE64_RE.fullmatch(text):
+        return None
+    data = base64.b64decode(text, validate=True)
+    return data if base64.b64encode(data).decode("ascii") == text else None
+
+
+def sealed_checksum_bytes(text: str) -> bytes:
+    data = canonical_base64(text) if len(text) <= MAX_SEALED_CHECKSUM_TEXT else None
+    if data is None or len(data) < MIN_SEALED_CHECKSUM:
+        raise FormatError("ENVELOPE_BAD_FIELD", f"{META_CHECKSUM} is not Base64 of a sealed checksum")
+    return data
+
+
+def checksum_key(dek: bytes) -> bytes:
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=CHECKSUM_LABEL).derive(dek)
+
+
+def open_checksum(dek: bytes, sealed: bytes) -> tuple[str, str]:
+    """The (algorithm, Base64 digest) sealed in META_CHECKSUM under the object's DEK."""
+    try:
+        text = AESGCM(checksum_key(dek)).decrypt(sealed[:12], sealed[12:], CHECKSUM_LABEL)
+    except InvalidTag:
+        raise FormatError("CHECKSUM_AUTH_FAILED", f"{META_CHECKSUM} does not open under the object's key") from None
+    algorithm, colon, value = text.decode("latin-1").partition(":")
+    digest = canonical_base64(value) if colon else None
+    if algorithm not in DIGEST_SIZES or digest is None or len(digest) != DIGEST_SIZES[algorithm]:
+        raise FormatError("ENVELOPE_BAD_FIELD", f"{META_CHECKSUM} does not hold a checksum of a known algorithm")
+    return algorithm, value
+
+
+def reflected_table(polynomial: int) -> list[int]:
+    table = []
+    for byte in range(256):
+        crc = byte
+        for _ in range(8):
+            crc = (crc >> 1) ^ polynomial if crc & 1 else crc >> 1
+        table.append(crc)
+    return table
+
+
+class ReflectedCrc:
+    """CRC32C (Castagnoli) and CRC64/NVME, as S3 computes them: reflected, all-ones start and final XOR."""
+
+    def __init__(self, polynomial: int, bits: int):
+        self.table = reflected_table(polynomial)
+        self.mask = (1 << bits) - 1
+        self.bytes = bits // 8
+        self.crc = self.mask
+
+    def update(self, data: bytes) -> None:
+        crc, table = self.crc, self.table
+        for byte in data:
+            crc = table[(crc ^ byte) & 0xFF] ^ (crc >> 8)
+        self.crc = crc
+
+    def digest(self) -> bytes:
+        return (self.crc ^ self.mask).to_bytes(self.bytes, "big")
+
+
+class Crc32:
+    def __init__(self):
+        self.crc = 0
+
+    def update(self, data: bytes) -> None:
+        self.crc = zlib.crc32(data, self.crc)
+
+    def digest(self) -> bytes:
+        return self.crc.to_bytes(4, "big")
+
+
+def new_hasher(algorithm: str):
+    if algorithm == "CRC32":
+        return Crc32()
+    if algorithm == "CRC32C":
+        return ReflectedCrc(0x82F63B78, 32)
+    if algorithm == "CRC64NVME":
+        return ReflectedCrc(0x9A6C9329AC4BC9B5, 64)
+    return hashlib.new({"SHA1": "sha1", "SHA256": "sha256", "SHA512": "sha512", "MD5": "md5"}[algorithm])
+
+
+def checksum_of(algorithm: str, data: bytes) -> str:
+    hasher = new_hasher(algorithm)
+    hasher.update(data)
+    return base64.b64encode(hasher.digest()).decode("ascii")
 
 
 # Section 9.2.
@@ -586,6 +692,61 @@ class TransitUnwrapper:
         return self.cache[wrapped]
 
 
+# ---------------------------------------------------------------------------------------------
+# Mode "checksum-vectors" (sections 7.1 and 12).
+
+
+def check_checksum_vectors(path: str) -> int:
+    with open(path, encoding="utf-8") as handle:
+        data = json.load(handle)
+    if data.get("label") != CHECKSUM_LABEL.decode("ascii"):
+        print(f"FAIL label: {data.get('label')!r}")
+        return 1
+    failures: list[str] = []
+    checked = 0
+    for pair in data["key_vectors"]:
+        checked += 1
+        derived = checksum_key(bytes.fromhex(pair["dek"])).hex()
+        if derived != pair["checksum_key"]:
+            failures.append(f"key of {pair['dek'][:16]}...: {derived}")
+    for check in ["CRC32C", "CRC64NVME"]:
+        # The published check values of the two CRCs over "123456789" (the catalogue of CRC parameters).
+        checked += 1
+        expected = {"CRC32C": "e3069283", "CRC64NVME": "ae8b14860a799888"}[check]
+        value = base64.b64decode(checksum_of(check, b"123456789")).hex()
+        if value != expected:
+            failures.append(f"{check} check value {value}, not {expected}")
+    for vector in data["checksum_vectors"]:
+        checked += 1
+        name = vector["name"]
+        plaintext = vector_plaintext(vector["plaintext"])
+        stored = build_stored(vector, {}, {})
+        if sha256(stored) != vector["stored_sha256"] or sha256(plaintext) != vector["plaintext_sha256"]:
+            failures.append(f"{name}: stored or plaintext bytes are not the vector's")
+            continue
+        outcome, code, released = decode_vector(vector, stored)
+        if outcome == "success":
+            envelope = read_envelope(vector["metadata"])
+            try:
+                algorithm, value = open_checksum(bytes.fromhex(vector["unwrap"][envelope["wrapped_dek"]]), envelope["checksum"])
+                outcome = "success"
+            except FormatError as error:
+                outcome, code = "envelope failure", error.code
+        if vector["expect"] == "success":
+            if outcome != "success":
+                failures.append(f"{name}: expected success, got {outcome} ({code})")
+            elif f"{algorithm}:{value}" != vector["checksum"]:
+                failures.append(f"{name}: opened {algorithm}:{value}, expected {vector['checksum']}")
+            elif checksum_of(algorithm, released) != value:
+                failures.append(f"{name}: {algorithm}:{value} is not the checksum of the plaintext")
+        elif outcome != vector["expect"] or code != vector["error"]:
+            failures.append(f"{name}: expected {vector['expect']} {vector['error']}, got {outcome} {code}")
+    for failure in failures:
+        print(f"FAIL {failure}")
+    print(f"{checked} checks, {len(failures)} failed ({len(data['checksum_vectors'])} checksum vectors)")
+    return 1 if failures else 0
+
+
 def decrypt_from_s3(args: argparse.Namespace) -> int:
     try:
         import boto3
@@ -633,10 +794,17 @@ def decrypt_from_s3(args: argparse.Namespace) -> int:
         temporary = f"{args.out}.partial-{os.getpid()}"
         sink = open(temporary, "wb")
     written = 0
+    stored_checksum = None
+    hasher = None
+    if envelope["format"] == "v1" and envelope["checksum"] is not None:
+        stored_checksum = open_checksum(unwrap(envelope["wrapped_dek"]), envelope["checksum"])
+        hasher = new_hasher(stored_checksum[0])
 
     def release(data: bytes) -> None:
         nonlocal written
         sink.write(data)
+        if hasher is not None:
+            hasher.update(data)
         written += len(data)
 
     try:
@@ -644,6 +812,8 @@ def decrypt_from_s3(args: argparse.Namespace) -> int:
             decode_single(source, envelope, unwrap, release)
         else:
             decode_multipart(source, unwrap, release)
+        if stored_checksum is not None and base64.b64encode(hasher.digest()).decode("ascii") != stored_checksum[1]:
+            raise FormatError("CHECKSUM_AUTH_FAILED", f"the plaintext does not have the stored {stored_checksum[0]}")
         sink.flush()
         if temporary is not None:
             sink.close()
@@ -654,7 +824,8 @@ def decrypt_from_s3(args: argparse.Namespace) -> int:
             sink.close()
             os.unlink(temporary)
         response["Body"].close()
-    print(f"ok: s3://{args.bucket}/{args.key} format {envelope['format']}, {written} plaintext bytes", file=sys.stderr)
+    checked = "" if stored_checksum is None else f", checksum {stored_checksum[0]}:{stored_checksum[1]} matches"
+    print(f"ok: s3://{args.bucket}/{args.key} format {envelope['format']}, {written} plaintext bytes{checked}", file=sys.stderr)
     return 0
 
 
@@ -663,6 +834,8 @@ def main(argv: list[str]) -> int:
     modes = parser.add_subparsers(dest="mode", required=True)
     vectors = modes.add_parser("vectors", help="check the frozen test vectors")
     vectors.add_argument("path")
+    checksum_vectors = modes.add_parser("checksum-vectors", help="check the frozen vectors of the sealed checksum")
+    checksum_vectors.add_argument("path")
     s3 = modes.add_parser("s3", help="decrypt one stored object from S3")
     s3.add_argument("--endpoint", required=True)
     s3.add_argument("--bucket", required=True)
@@ -680,6 +853,8 @@ def main(argv: list[str]) -> int:
     try:
         if args.mode == "vectors":
             return check_vectors(args.path)
+        if args.mode == "checksum-vectors":
+            return check_checksum_vectors(args.path)
         return decrypt_from_s3(args)
     except (FormatError, NoEnvelope) as error:
         print(f"error: {error}", file=sys.stderr)

@@ -196,9 +196,15 @@ describe('rewrap moves every wrapped data key to the newest Transit key version'
         assert.equal(sha256(now.bytes), sha256(was.bytes), `${key}: the stored bytes were not rewritten`);
         assert.equal(now.metadata['cloudtaser-nonce'], was.metadata['cloudtaser-nonce']);
         assert.equal(now.metadata['cloudtaser-size'], was.metadata['cloudtaser-size']);
+        // The sealed checksum (FORMAT.md 7.1) is under the DEK, which a rewrap keeps: it stays as it was.
+        assert.equal(now.metadata['cloudtaser-checksum'], was.metadata['cloudtaser-checksum']);
       }
       assert.equal(now.contentType, was.contentType, `${key}: content type kept`);
     }
+    assert.ok(
+      (afterRun.get('v1/small') as Stored).metadata['cloudtaser-checksum'],
+      'v1/small has a checksum',
+    );
     const small = afterRun.get('v1/small') as Stored;
     assert.equal(small.metadata.owner, 'team-a');
     assert.equal(small.metadata.purpose, 'rotation test');

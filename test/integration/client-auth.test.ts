@@ -427,9 +427,12 @@ describe('inbound authentication with client credentials', () => {
       );
     });
 
-    it('DeleteObjects deletes the permitted keys and answers AccessDenied for each other key, as S3 does', async () => {
-      await client(ADMIN).send(
+    it('DeleteObjects deletes the permitted keys and answers AccessDenied for each other key, as S3 does; ETag conditions still hold', async () => {
+      const old = await client(ADMIN).send(
         new PutObjectCommand({ Bucket: sharedBucket, Key: 'reports/old.txt', Body: 'old' }),
+      );
+      await client(ADMIN).send(
+        new PutObjectCommand({ Bucket: sharedBucket, Key: 'reports/kept.txt', Body: 'kept' }),
       );
       await mounted.update(
         credentials([{ ...LATER, allow: [{ bucket: sharedBucket, prefixes: ['reports/'] }] }]),
@@ -438,7 +441,13 @@ describe('inbound authentication with client credentials', () => {
       const result = await client(LATER).send(
         new DeleteObjectsCommand({
           Bucket: sharedBucket,
-          Delete: { Objects: [{ Key: 'reports/old.txt' }, { Key: 'private/salaries.txt' }] },
+          Delete: {
+            Objects: [
+              { Key: 'reports/old.txt', ETag: old.ETag },
+              { Key: 'reports/kept.txt', ETag: '"0123456789abcdef0123456789abcdef-0"' },
+              { Key: 'private/salaries.txt' },
+            ],
+          },
         }),
       );
       assert.deepEqual(
@@ -447,9 +456,13 @@ describe('inbound authentication with client credentials', () => {
       );
       assert.deepEqual(
         result.Errors?.map((e) => [e.Key, e.Code]),
-        [['private/salaries.txt', 'AccessDenied']],
+        [
+          ['reports/kept.txt', 'PreconditionFailed'],
+          ['private/salaries.txt', 'AccessDenied'],
+        ],
       );
       await direct.send(new HeadObjectCommand({ Bucket: sharedBucket, Key: 'private/salaries.txt' }));
+      await direct.send(new HeadObjectCommand({ Bucket: sharedBucket, Key: 'reports/kept.txt' }));
       assert.equal(
         httpStatusOf(
           await direct

@@ -67,7 +67,7 @@ describe('the independent Python decoder decrypts objects the proxy stored', () 
   }
 
   for (const size of [0, 1, 65536, 65537, 2 * MiB + 9]) {
-    it(`a ${size}-byte object`, async () => {
+    it(`a ${size}-byte object, and the checksum its client sent`, async () => {
       const plaintext = patternBytes(size, size + 1);
       const key = `decoder/${size} bytes ü`;
       await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: plaintext }));
@@ -75,6 +75,8 @@ describe('the independent Python decoder decrypts objects the proxy stored', () 
       const result = await decode(key, out);
       assert.equal(result.code, 0, result.output);
       assert.ok((await readFile(out)).equals(plaintext), 'decoded bytes equal what was written');
+      // The SDK sent a CRC32 header; the proxy sealed it (FORMAT.md 7.1), the decoder opened and checked it.
+      assert.match(result.output, /checksum CRC32:\S+ matches/);
     });
   }
 

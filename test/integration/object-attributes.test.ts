@@ -9,6 +9,7 @@ import {
 import { Upload } from '@aws-sdk/lib-storage';
 import { createBucket, MiB, patternBytes, uniqueBucket } from '../support/fixtures.ts';
 import { type ProxyProcess, proxyS3Client, startProxy } from '../support/proxy-process.ts';
+import { crc32Base64 } from '../support/raw-http.ts';
 import { createS3Client, useServices } from '../support/services.ts';
 
 const ATTRIBUTES = ['ETag', 'ObjectSize', 'ObjectParts', 'Checksum', 'StorageClass'] as const;
@@ -30,7 +31,7 @@ describe('GetObjectAttributes reports the plaintext, not what is stored', () => 
     await proxy?.stop();
   });
 
-  it('single-part: the plaintext size, the ETag HEAD shows, no ciphertext checksum', async () => {
+  it('single-part: the plaintext size, the ETag HEAD shows, no ciphertext checksum but the client’s own', async () => {
     await client.send(
       new PutObjectCommand({ Bucket: bucket, Key: 'single', Body: patternBytes(100_000, 1) }),
     );
@@ -40,7 +41,11 @@ describe('GetObjectAttributes reports the plaintext, not what is stored', () => 
     const head = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: 'single' }));
     assert.equal(attributes.ObjectSize, 100_000);
     assert.equal(attributes.ETag?.replaceAll('"', ''), head.ETag?.replaceAll('"', ''));
-    assert.equal(attributes.Checksum, undefined);
+    // The SDK sent a CRC32 header with the PUT; the envelope keeps it (docs/decisions/0012).
+    assert.deepEqual(attributes.Checksum, {
+      ChecksumCRC32: crc32Base64(patternBytes(100_000, 1)),
+      ChecksumType: 'FULL_OBJECT',
+    });
   });
 
   it('multipart: the plaintext size of the whole object', async () => {

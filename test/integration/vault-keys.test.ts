@@ -176,12 +176,23 @@ describe('Transit key versions: rotation moves new objects to the new version; a
     await proxy?.stop();
   });
 
+  const poolHoldsAtLeast = async (keys: number) => {
+    const deadline = Date.now() + 10_000;
+    while (metric(await metricsOf(proxy), 'key_pool_keys') < keys) {
+      assert.ok(Date.now() < deadline, `the key pool did not refill to ${keys} keys within 10 s`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  };
+
   it('after rotate, writes move to the new version within one refill, and every object still reads', async () => {
     await client.send(
       new PutObjectCommand({ Bucket: bucket, Key: 'v1-never-read', Body: patternBytes(64, 1) }),
     );
     await client.send(new PutObjectCommand({ Bucket: bucket, Key: 'v1-read', Body: patternBytes(64, 2) }));
     assert.match(await storedWrappedDek(direct, bucket, 'v1-read'), /^vault:v1:/);
+    // A write that empties the pool before its background refill answers would leave no older key for the
+    // refill to retire: keep two pooled, so the first batch under v2 always finds v1 keys to discard.
+    await poolHoldsAtLeast(2);
     await bao(services.vault, 'POST', `transit/keys/${transitKey}/rotate`);
 
     const versions: string[] = [];
@@ -190,6 +201,7 @@ describe('Transit key versions: rotation moves new objects to the new version; a
         new PutObjectCommand({ Bucket: bucket, Key: `after-${i}`, Body: patternBytes(64, 10 + i) }),
       );
       versions.push((await storedWrappedDek(direct, bucket, `after-${i}`)).slice(0, 9));
+      await poolHoldsAtLeast(2);
     }
     const firstNew = versions.indexOf('vault:v2:');
     assert.ok(firstNew >= 0 && firstNew <= 4, versions.join(' '));

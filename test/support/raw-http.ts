@@ -1,5 +1,8 @@
 import { request } from 'node:http';
 import { crc32 } from 'node:zlib';
+import { Hash } from '@smithy/hash-node';
+import { SignatureV4 } from '@smithy/signature-v4';
+import { encodeRfc3986 } from '../../src/s3/uri.ts';
 
 export type RawResponse = {
   status: number;
@@ -18,7 +21,14 @@ export type RawResponse = {
  */
 export function rawRequest(
   url: string,
-  options: { method: string; headers?: Record<string, string>; body?: Buffer; expectContinue?: boolean },
+  options: {
+    method: string;
+    headers?: Record<string, string>;
+    body?: Buffer;
+    expectContinue?: boolean;
+    /** Sends neither Content-Length nor Transfer-Encoding, which Node would otherwise add. */
+    unframed?: boolean;
+  },
 ): Promise<RawResponse> {
   return new Promise((resolve, reject) => {
     let sentContinue = false;
@@ -37,6 +47,10 @@ export function rawRequest(
     )
       headers['content-length'] = String(options.body.length);
     const req = request(url, { method: options.method, headers, agent: false });
+    if (options.unframed) {
+      req.removeHeader('content-length');
+      req.removeHeader('transfer-encoding');
+    }
     req.on('continue', () => {
       sentContinue = true;
       req.end(options.body);
@@ -90,4 +104,77 @@ export function crc32Base64(data: Buffer): string {
   const value = Buffer.alloc(4);
   value.writeUInt32BE(crc32(data));
   return value.toString('base64');
+}
+
+export type SigningIdentity = { accessKeyId: string; secretAccessKey: string; region: string };
+
+export type SignedRawOptions = {
+  method: string;
+  /** Bucket and key as they go on the wire, already percent-encoded: `/bucket/key`. */
+  path: string;
+  query?: ReadonlyArray<readonly [string, string]>;
+  headers?: Record<string, string>;
+  body?: Buffer;
+  /** Sends neither Content-Length nor Transfer-Encoding (and no body). */
+  noContentLength?: boolean;
+};
+
+/**
+ * A request signed with SigV4 (UNSIGNED-PAYLOAD) by the signer aws-sdk-js v3 uses, and sent as `rawRequest`
+ * sends: the same bytes can go to SeaweedFS, which checks the signature, and to the proxy, which
+ * replaces it. Content-Length is the body's unless the headers or `noContentLength` say otherwise.
+ */
+export async function signedRawRequest(
+  endpoint: string,
+  identity: SigningIdentity,
+  options: SignedRawOptions,
+): Promise<RawResponse> {
+  const url = new URL(endpoint);
+  const query = options.query ?? [];
+  const headers: Record<string, string> = {
+    host: url.host,
+    'x-amz-content-sha256': 'UNSIGNED-PAYLOAD',
+    ...options.headers,
+  };
+  const framed = Object.keys(headers).some((name) =>
+    ['content-length', 'transfer-encoding'].includes(name.toLowerCase()),
+  );
+  if (!framed && !options.noContentLength && options.body !== undefined)
+    headers['content-length'] = String(options.body.length);
+  const record: Record<string, string | string[]> = {};
+  for (const [name, value] of query) {
+    const existing = record[name];
+    record[name] = existing === undefined ? value : [existing, value].flat();
+  }
+  const signer = new SignatureV4({
+    credentials: { accessKeyId: identity.accessKeyId, secretAccessKey: identity.secretAccessKey },
+    region: identity.region,
+    service: 's3',
+    sha256: Hash.bind(null, 'sha256'),
+    uriEscapePath: false,
+    applyChecksum: false,
+  });
+  const signed = await signer.sign({
+    method: options.method,
+    protocol: url.protocol,
+    hostname: url.hostname,
+    port: Number(url.port),
+    path: options.path,
+    query: record,
+    headers,
+  });
+  const queryString = query
+    .map(([name, value]) => `${encodeRfc3986(name)}=${encodeRfc3986(value)}`)
+    .join('&');
+  return rawRequest(`${url.origin}${options.path}${queryString === '' ? '' : `?${queryString}`}`, {
+    method: options.method,
+    headers: signed.headers as Record<string, string>,
+    ...(options.body === undefined ? {} : { body: options.body }),
+    ...(options.noContentLength ? { unframed: true } : {}),
+  });
+}
+
+/** The `<Code>` of an S3 error body, if it is one. */
+export function errorCode(response: RawResponse): string | undefined {
+  return /<Code>([^<]*)<\/Code>/.exec(response.body)?.[1];
 }

@@ -1,6 +1,6 @@
 /**
  * Writes test/vectors/format-v1-transit-key.json ONCE: the vectors of the recorded Transit key
- * (`x-amz-meta-cloudtaser-transit-key`, docs/FORMAT.md section 7, decision 0012). format-v1.json is frozen
+ * (`x-amz-meta-cloudtaser-transit-key`, docs/FORMAT.md section 7, decision 0013). format-v1.json is frozen
  * and cannot take them; this file is frozen the same way (the script refuses to overwrite it) and has the
  * same layout, with only object and multipart vectors. Keys and nonces derive from the vector names as in
  * generate.ts, so a reviewer can rerun it into another path and diff; expected outcomes are declared here
@@ -98,7 +98,7 @@ await valid(
   // Without the name the object is read with the reader's default key: the v1 objects of format-v1.json.
   objectVectors.push({
     name: 'transit-key-absent',
-    comment: 'no recorded key: the object is under the default key (every object written before decision 0012)',
+    comment: 'no recorded key: the object is under the default key (every object written before decision 0013)',
     expect: 'success',
     transit_key: null,
     metadata: Object.fromEntries(Object.entries(base.metadata).filter(([key]) => key !== META_TRANSIT_KEY)),

@@ -74,3 +74,29 @@ export function parseUpstreamMultipartReply(xml: string): UpstreamMultipartReply
   if (etag !== undefined) reply.etag = etag;
   return reply;
 }
+
+/** One page of an upstream ListParts reply: part numbers and their (upstream) ETags. */
+export type ListedParts = {
+  parts: Array<{ partNumber: number; etag: string }>;
+  /** Where the next page starts, when the reply is truncated. */
+  nextMarker: string | undefined;
+};
+
+export function parseListPartsReply(xml: string): ListedParts {
+  let document: { ListPartsResult?: Record<string, unknown> };
+  try {
+    document = parser.parse(xml) as typeof document;
+  } catch {
+    throw new S3Error('InternalError', 'The upstream ListParts reply is not XML.');
+  }
+  const root = document.ListPartsResult;
+  if (root === undefined || typeof root !== 'object')
+    throw new S3Error('InternalError', 'The upstream ListParts reply has no ListPartsResult.');
+  const parts = ((root.Part ?? []) as Array<Record<string, unknown>>).map((part) => ({
+    partNumber: Number(part.PartNumber),
+    etag: String(part.ETag ?? ''),
+  }));
+  const truncated = String(root.IsTruncated ?? '') === 'true';
+  const marker = root.NextPartNumberMarker;
+  return { parts, nextMarker: truncated && typeof marker === 'string' && marker !== '' ? marker : undefined };
+}

@@ -7,7 +7,23 @@ import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { S3Error } from '../errors.ts';
 import { escapeXml } from './error.ts';
 
-export type DeleteTarget = { readonly key: string; readonly versionId?: string };
+/**
+ * One `<Object>` of the request, with the conditions S3 applies to it (`ETag`; `LastModifiedTime` and
+ * `Size` on directory buckets), kept as written: a delete sent on without them would delete unconditionally.
+ */
+export type DeleteTarget = {
+  readonly key: string;
+  readonly versionId?: string;
+  readonly etag?: string;
+  readonly lastModifiedTime?: string;
+  readonly size?: string;
+};
+
+const CONDITIONS = [
+  ['ETag', 'etag'],
+  ['LastModifiedTime', 'lastModifiedTime'],
+  ['Size', 'size'],
+] as const;
 export type DeleteRequest = { readonly quiet: boolean; readonly objects: readonly DeleteTarget[] };
 
 const parser = new XMLParser({
@@ -21,7 +37,7 @@ const parser = new XMLParser({
 });
 
 export function parseDeleteObjects(xml: string): DeleteRequest {
-  let document: { Delete?: { Quiet?: string; Object?: Array<{ Key?: unknown; VersionId?: unknown }> } };
+  let document: { Delete?: { Quiet?: string; Object?: Array<Record<string, unknown>> } };
   try {
     if (XMLValidator.validate(xml) !== true) throw new S3Error('MalformedXML');
     document = parser.parse(xml) as typeof document;
@@ -34,9 +50,15 @@ export function parseDeleteObjects(xml: string): DeleteRequest {
     if (typeof object !== 'object' || typeof object.Key !== 'string' || object.Key === '') {
       throw new S3Error('MalformedXML');
     }
-    return typeof object.VersionId === 'string'
-      ? { key: object.Key, versionId: object.VersionId.trim() }
-      : { key: object.Key };
+    const target: { -readonly [K in keyof DeleteTarget]: DeleteTarget[K] } = { key: object.Key };
+    if (typeof object.VersionId === 'string') target.versionId = object.VersionId.trim();
+    for (const [element, field] of CONDITIONS) {
+      const value = object[element];
+      if (value === undefined) continue;
+      if (typeof value !== 'string') throw new S3Error('MalformedXML');
+      target[field] = value.trim();
+    }
+    return target;
   });
   return { quiet: String(root.Quiet ?? '').trim() === 'true', objects };
 }
@@ -45,7 +67,7 @@ export function serializeDeleteObjects(request: DeleteRequest): string {
   const objects = request.objects
     .map(
       (o) =>
-        `<Object><Key>${escapeXml(o.key)}</Key>${o.versionId === undefined ? '' : `<VersionId>${escapeXml(o.versionId)}</VersionId>`}</Object>`,
+        `<Object><Key>${escapeXml(o.key)}</Key>${o.versionId === undefined ? '' : `<VersionId>${escapeXml(o.versionId)}</VersionId>`}${CONDITIONS.map(([element, field]) => (o[field] === undefined ? '' : `<${element}>${escapeXml(o[field])}</${element}>`)).join('')}</Object>`,
     )
     .join('');
   return `<?xml version="1.0" encoding="UTF-8"?>\n<Delete xmlns="http://s3.amazonaws.com/doc/2006-03-01/">${request.quiet ? '<Quiet>true</Quiet>' : ''}${objects}</Delete>`;

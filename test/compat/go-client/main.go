@@ -13,6 +13,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
+	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -20,6 +22,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/s3/transfermanager"
 	tmtypes "github.com/aws/aws-sdk-go-v2/feature/s3/transfermanager/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/smithy-go/logging"
 )
 
 const MiB = 1024 * 1024
@@ -55,19 +59,98 @@ func same(got, want []byte) error {
 	return nil
 }
 
+// sdkLog keeps what the SDK logs, to see whether it validated a response checksum.
+type sdkLog struct {
+	mu      sync.Mutex
+	entries []string
+}
+
+func (l *sdkLog) Logf(classification logging.Classification, format string, v ...interface{}) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.entries = append(l.entries, fmt.Sprintf(string(classification)+" "+format, v...))
+}
+
+// take returns what was logged since the last call.
+func (l *sdkLog) take() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := strings.Join(l.entries, "\n")
+	l.entries = nil
+	return out
+}
+
+const notValidating = "Response has no supported checksum. Not validating"
+
+// checksums: GetObject validates the full-object checksum the proxy returns for objects PutObject stored
+// with the SDK's default CRC32 header; a ranged GET carries none (the SDK then says it is not validating).
+func checksums(ctx context.Context, r *run, client *s3.Client, log *sdkLog, bucket string) {
+	for _, size := range []int{0, 3, 1024, 65537} {
+		data := pattern(size, size+7)
+		key := fmt.Sprintf("checksum/%d", size)
+		_, err := client.PutObject(ctx, &s3.PutObjectInput{Bucket: &bucket, Key: &key, Body: bytes.NewReader(data)})
+		if !r.check("PutObject "+key, err) {
+			continue
+		}
+		log.take()
+		got, err := client.GetObject(ctx, &s3.GetObjectInput{Bucket: &bucket, Key: &key})
+		if err == nil {
+			var body []byte
+			body, err = io.ReadAll(got.Body)
+			if err == nil {
+				err = same(body, data)
+			}
+			if err == nil && (got.ChecksumCRC32 == nil || got.ChecksumType != s3types.ChecksumTypeFullObject) {
+				err = fmt.Errorf("no full-object CRC32 in the response (type %q)", got.ChecksumType)
+			}
+			if logged := log.take(); err == nil && strings.Contains(logged, notValidating) {
+				err = fmt.Errorf("the SDK did not validate: %s", logged)
+			}
+		}
+		r.check("GetObject validated by its CRC32 "+key, err)
+		if size < 10 {
+			continue
+		}
+		ranged, err := client.GetObject(ctx, &s3.GetObjectInput{Bucket: &bucket, Key: &key, Range: aws.String("bytes=1-8")})
+		if err == nil {
+			_, err = io.ReadAll(ranged.Body)
+			if err == nil && ranged.ChecksumCRC32 != nil {
+				err = fmt.Errorf("a ranged GET carries the full-object checksum %s", *ranged.ChecksumCRC32)
+			}
+			if logged := log.take(); err == nil && !strings.Contains(logged, notValidating) {
+				err = fmt.Errorf("the SDK's log did not say it skipped validation: %q", logged)
+			}
+		}
+		r.check("ranged GetObject carries no checksum "+key, err)
+	}
+}
+
 func main() {
 	ctx := context.Background()
 	bucket := os.Getenv("BUCKET")
+	log := &sdkLog{}
 	client := s3.New(s3.Options{
 		Region:       "us-east-1",
 		BaseEndpoint: aws.String(os.Getenv("PROXY_ENDPOINT")),
 		UsePathStyle: true,
 		Credentials:  credentials.NewStaticCredentialsProvider("AKIDGOCLIENT", "go-client-secret", ""),
+		Logger:       log,
+		// What config.LoadDefaultConfig gives every client (s3.New alone leaves both unset).
+		RequestChecksumCalculation: aws.RequestChecksumCalculationWhenSupported,
+		ResponseChecksumValidation: aws.ResponseChecksumValidationWhenSupported,
 	})
 	r := &run{}
 	_, err := client.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: &bucket})
 	if !r.check("CreateBucket", err) {
 		os.Exit(1)
+	}
+	if os.Getenv("CHECKS") == "checksums" {
+		checksums(ctx, r, client, log, bucket)
+		fmt.Printf("go sdk: %d failures\n", r.failures)
+		if r.failures > 0 {
+			os.Exit(1)
+		}
+		return
 	}
 
 	// PutObject and GetObject with the default request and response checksum settings.

@@ -11,6 +11,7 @@ const root = fileURLToPath(new URL('../../../', import.meta.url));
 const python = join(root, '.venv/bin/python');
 const decoder = join(root, 'test/conformance/independent_decoder.py');
 const vectorsPath = join(root, 'test/vectors/format-v1.json');
+const checksumVectorsPath = join(root, 'test/vectors/checksum-v1.json');
 
 type Run = { code: number; stdout: string; stderr: string };
 
@@ -112,6 +113,33 @@ describe('independent Python decoder (written from docs/FORMAT.md alone)', () =>
     assert.match(
       run.stdout,
       /FAIL part-2-from-another-upload: expected success, got payload failure \(PART_UPLOAD_MISMATCH\)/,
+    );
+  });
+
+  it('passes every frozen vector of the sealed checksum (section 7.1)', async () => {
+    const run = await runDecoder(['checksum-vectors', checksumVectorsPath]);
+    assert.equal(run.code, 0, `${run.stdout}\n${run.stderr}`);
+    assert.match(run.stdout, /\d+ checks, 0 failed \(18 checksum vectors\)/);
+  });
+
+  it('fails when a checksum vector’s value, outcome or error code is declared wrongly', async () => {
+    const file = JSON.parse(await readFile(checksumVectorsPath, 'utf8'));
+    const named = (name: string) => file.checksum_vectors.find((v: { name: string }) => v.name === name);
+    named('crc32-ascii').checksum = 'CRC32:AAAAAA==';
+    named('checksum-tag-flipped').expect = 'success';
+    named('checksum-truncated').error = 'CHECKSUM_AUTH_FAILED';
+    const path = join(scratch, 'edited-checksums.json');
+    await writeFile(path, JSON.stringify(file));
+    const run = await runDecoder(['checksum-vectors', path]);
+    assert.equal(run.code, 1);
+    assert.match(run.stdout, /FAIL crc32-ascii: opened CRC32:\S+, expected CRC32:AAAAAA==/);
+    assert.match(
+      run.stdout,
+      /FAIL checksum-tag-flipped: expected success, got envelope failure \(CHECKSUM_AUTH_FAILED\)/,
+    );
+    assert.match(
+      run.stdout,
+      /FAIL checksum-truncated: expected envelope failure CHECKSUM_AUTH_FAILED, got envelope failure ENVELOPE_BAD_FIELD/,
     );
   });
 

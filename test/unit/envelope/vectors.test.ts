@@ -80,7 +80,7 @@ type VectorFile = {
 const file = JSON.parse(
   readFileSync(new URL('../../vectors/format-v1.json', import.meta.url), 'utf8'),
 ) as VectorFile;
-/** The recorded Transit key's vectors (decision 0012): the same layout, frozen the same way. */
+/** The recorded Transit key's vectors (decision 0013): the same layout, frozen the same way. */
 const transitKeyFile = JSON.parse(
   readFileSync(new URL('../../vectors/format-v1-transit-key.json', import.meta.url), 'utf8'),
 ) as VectorFile;
