@@ -158,6 +158,11 @@ export const RESIDUAL_RISKS: ReadonlyArray<{
     sources: [{ doc: 'SECURITY.md', title: 'Objects without the envelope' }],
   },
   {
+    title: 'A stored checksum can be removed',
+    text: "An object whose sealed checksum (x-amz-meta-cloudtaser-checksum) was deleted reads, and is reported, as one written without a checksum; --verify fails an object whose sealed checksum does not open under the object's key.",
+    sources: [{ doc: 'FORMAT.md', title: 'A stored checksum can be removed' }],
+  },
+  {
     title: "Key wrapping is Vault's",
     text: 'Whoever may call Transit decrypt on the key can unwrap every data key. The audit does not examine Vault policies, tokens or audit logs; of the key it reads only its versions and whether it is exportable, and only when the token may.',
     sources: [{ doc: 'FORMAT.md', title: "Key wrapping is Vault's" }],

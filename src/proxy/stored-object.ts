@@ -82,6 +82,7 @@ export async function encryptedObject(
         `stored length ${identity.storedSize} does not match the envelope's plaintext size`,
       );
     }
+    let openedChecksum: Promise<PlainChecksum | undefined> | undefined;
     return {
       plainSize: envelope.plaintextSize,
       partCount: undefined,
@@ -97,6 +98,12 @@ export async function encryptedObject(
       },
       async open(range) {
         const dek = await services.keys.unwrapKey(envelope.wrappedDek);
+        // A GET returns the sealed checksum too: open it with this key rather than unwrap a second time.
+        if (envelope.checksum !== undefined && openedChecksum === undefined) {
+          const sealed = envelope.checksum;
+          openedChecksum = (async () => openChecksum(dek, sealed))();
+          openedChecksum.catch(() => undefined);
+        }
         const stream = createOpenStream({
           dek,
           nonce: envelope.nonce,
@@ -110,6 +117,7 @@ export async function encryptedObject(
       },
       async checksum() {
         if (envelope.checksum === undefined) return undefined;
+        if (openedChecksum !== undefined) return openedChecksum;
         const dek = await services.keys.unwrapKey(envelope.wrappedDek);
         try {
           return openChecksum(dek, envelope.checksum);

@@ -8,6 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   CreateMultipartUploadCommand,
+  HeadObjectCommand,
   PutBucketVersioningCommand,
   PutObjectCommand,
   type S3Client,
@@ -316,6 +317,36 @@ describe('audit reports, object by object, what a bucket stores and exits with w
       v1.markdown,
       /\*\*Result: FAILED: data keys under a key version below min_decryption_version \(exit status 5\)/,
     );
+  });
+
+  it("--verify fails an object whose sealed checksum is another object's (CHECKSUM_AUTH_FAILED), as the proxy's GET does", async () => {
+    const sums = uniqueBucket('cli-audit-sums');
+    await createBucket(client, sums);
+    for (const [i, key] of ['a', 'b'].entries()) {
+      await client.send(
+        new PutObjectCommand({
+          Bucket: sums,
+          Key: key,
+          Body: patternBytes(3000, 200 + i),
+          ChecksumAlgorithm: 'CRC32',
+        }),
+      );
+    }
+    const sealedOfB = (await direct.send(new HeadObjectCommand({ Bucket: sums, Key: 'b' }))).Metadata?.[
+      'cloudtaser-checksum'
+    ];
+    assert.ok(sealedOfB, 'the proxy sealed the client checksum of b');
+    await alterStored(direct, sums, 'a', (saved) => {
+      saved.metadata['cloudtaser-checksum'] = sealedOfB;
+      return undefined;
+    });
+
+    const listed = await audit(`s3://${sums}`);
+    assert.equal(listed.code, 0, listed.stdout);
+    const verified = await audit(`s3://${sums}`, ['--verify']);
+    assert.equal(verified.code, 4, verified.stdout);
+    assert.deepEqual(statusOf(verified.byKey), { a: 'verify-failed', b: 'encrypted' });
+    assert.equal(verified.byKey.get('a')?.failure?.code, 'CHECKSUM_AUTH_FAILED');
   });
 
   it('with a token that may not read the key settings, it says so and does not claim the min_decryption_version check', async () => {
