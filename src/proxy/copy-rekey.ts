@@ -1,5 +1,5 @@
-import type { Readable } from 'node:stream';
-import { createSealStream, envelopeToHeaders } from '../envelope/index.ts';
+import type { Readable, Transform } from 'node:stream';
+import { createSealStream, envelopeToHeaders, sealChecksum } from '../envelope/index.ts';
 import { ciphertextSize } from '../envelope/size.ts';
 import { escapeXml } from '../s3/xml/error.ts';
 import { abandonBody, drainBody, type UpstreamResponse } from '../upstream/client.ts';
@@ -39,36 +39,50 @@ export async function copyUnderAnotherKey(
   // With COPY (the default) the copy describes itself as the source does, as a server-side copy would.
   if (!replace) Object.assign(headers, preservedHeaders(head.headers));
   const plainSize = object.plainSize;
+  // Wrapped before the source is read, so an unavailable Vault costs only a 503.
   const { dek, nonce, wrappedDek, transitKey } = await freshDataKey(deps.keys, s3);
+  let fetched: UpstreamResponse;
   try {
-    Object.assign(
-      headers,
-      envelopeToHeaders({ format: 'v1', wrappedDek, nonce, plaintextSize: plainSize, transitKey }),
-    );
-    checkMetadataSize(headers, `/${s3.bucket}/${s3.key}`);
+    fetched = await deps.upstream.send({
+      method: 'GET',
+      bucket: source.bucket,
+      key: source.key,
+      query: source.versionId === undefined ? [] : [['versionId', source.versionId]],
+      headers: { ...sourceKey, 'if-match': firstString(head.headers.etag) ?? '' },
+    });
   } catch (error) {
     dek.fill(0);
     throw error;
   }
-  const fetched = await deps.upstream.send({
-    method: 'GET',
-    bucket: source.bucket,
-    key: source.key,
-    query: source.versionId === undefined ? [] : [['versionId', source.versionId]],
-    headers: { ...sourceKey, 'if-match': firstString(head.headers.etag) ?? '' },
-  });
   if (fetched.status !== 200) {
     dek.fill(0);
     await relayResponse(exchange, fetched);
     return;
   }
   let plaintext: Readable;
+  let open: Transform | undefined;
   try {
-    const open = await object.open(undefined);
-    fetched.body.on('error', (error) => open.destroy(error));
-    plaintext = fetched.body.pipe(open);
+    open = await object.open(undefined);
+    // The same plaintext: the client's checksum stays true, sealed again under the copy's data key.
+    const checksum = await object.checksum();
+    Object.assign(
+      headers,
+      envelopeToHeaders({
+        format: 'v1',
+        wrappedDek,
+        nonce,
+        plaintextSize: plainSize,
+        transitKey,
+        ...(checksum === undefined ? {} : { checksum: sealChecksum(dek, checksum) }),
+      }),
+    );
+    checkMetadataSize(headers, `/${s3.bucket}/${s3.key}`);
+    const opened = open;
+    fetched.body.on('error', (error) => opened.destroy(error));
+    plaintext = fetched.body.pipe(opened);
   } catch (error) {
     dek.fill(0);
+    open?.destroy();
     abandonBody(fetched.body);
     throw error;
   }

@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import {
   CompleteMultipartUploadCommand,
   CopyObjectCommand,
   CreateMultipartUploadCommand,
   GetObjectCommand,
+  HeadObjectCommand,
   PutObjectCommand,
   type S3Client,
   UploadPartCopyCommand,
@@ -232,11 +233,24 @@ describe('Transit keys per bucket and prefix (CLOUDTASER_S3PROXY_TRANSIT_KEYS)',
         Body: single,
         Metadata: { owner: 'a' },
         ContentType: 'text/plain',
+        ChecksumSHA256: createHash('sha256').update(single).digest('base64'),
       }),
     );
     await client.send(
       new CopyObjectCommand({ Bucket: bucketB, Key: 'copied.bin', CopySource: `${bucketA}/src.bin` }),
     );
+    // The client's checksum (sealed in the envelope) is sealed again under the copy's data key.
+    const checksums = await Promise.all(
+      [
+        [bucketA, 'src.bin'],
+        [bucketB, 'copied.bin'],
+      ].map(
+        async ([Bucket, Key]) =>
+          (await client.send(new HeadObjectCommand({ Bucket, Key, ChecksumMode: 'ENABLED' }))).ChecksumSHA256,
+      ),
+    );
+    assert.equal(checksums[0], createHash('sha256').update(single).digest('base64'));
+    assert.equal(checksums[1], checksums[0]);
     const meta = await storedMetadata(direct, bucketB, 'copied.bin');
     assert.equal(meta['cloudtaser-transit-key'], `transit/${keyB}`);
     assert.equal(meta.owner, 'a', 'user metadata is copied (COPY directive)');
