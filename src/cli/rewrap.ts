@@ -271,7 +271,7 @@ async function rewrapPage(page: readonly ListedObject[], context: PageContext): 
           return;
         }
         try {
-          await replaceMetadata(context, object, { ...envelope, wrappedDek: result.wrapped });
+          await replaceMetadata(context, object, { ...envelope, wrappedDek: result.wrapped, transitKey });
           progress.detail(`rewrapped ${where} (v${version ?? '?'} → v${result.keyVersion}, metadata only)`);
           progress.count('rewrapped', object.storedSize);
         } catch (error) {
