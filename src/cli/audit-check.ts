@@ -7,6 +7,7 @@
 import {
   assertStoredSize,
   isEnvelopeError,
+  META_TRANSIT_KEY,
   type PartLayout,
   type StoredEnvelope,
 } from '../envelope/index.ts';
@@ -46,15 +47,25 @@ export type AuditChecker = {
 };
 
 /**
- * The Transit key that wrapped an object's data keys, from what the object records. Format v1 records no
- * key name, so today every object is under the configured key. This is the one place that will read a key
- * name recorded in the envelope.
+ * The Transit key that wrapped an object's data keys, from what the object records
+ * (`x-amz-meta-cloudtaser-transit-key: <mount>/<key>`, FORMAT.md section 7); an object that records none
+ * is under the configured default key. The one place the audit reads a recorded key name.
  */
 export function transitKeyOf(
-  _object: StoredObject,
+  object: StoredObject,
   configured: TransitKeyRef,
 ): TransitKeyRef & { recordedInObject: boolean } {
-  return { ...configured, recordedInObject: false };
+  const recorded = recordedTransitKey(object.headers);
+  const slash = recorded?.lastIndexOf('/') ?? -1;
+  if (recorded === undefined || slash <= 0 || slash === recorded.length - 1)
+    return { ...configured, recordedInObject: false };
+  return { mount: recorded.slice(0, slash), key: recorded.slice(slash + 1), recordedInObject: true };
+}
+
+function recordedTransitKey(headers: StoredObject['headers']): string | undefined {
+  for (const [name, value] of Object.entries(headers))
+    if (name.toLowerCase() === META_TRANSIT_KEY && typeof value === 'string') return value;
+  return undefined;
 }
 
 /**
@@ -210,6 +221,18 @@ export async function checkObject(
     });
   record.format = envelope.format;
   record.transit = transitKeyOf(object, checker.configuredKey);
+  try {
+    // Free to check without Vault: an object whose location does not accept the key it records was not
+    // written there by the proxy (a provider's copy from another tenant, or an edited envelope).
+    checker.services.keys.recordedKey(checker.bucket, entry.key, envelope.transitKey);
+  } catch (error) {
+    if (error instanceof KeyServiceError && error.notAcceptedHere)
+      return done('malformed-envelope', {
+        code: 'TRANSIT_KEY_NOT_ACCEPTED',
+        message: error.clientMessage ?? error.message,
+      });
+    throw error;
+  }
 
   try {
     if (envelope.format === 'v1') {

@@ -101,6 +101,16 @@ export const RESIDUAL_RISKS: ReadonlyArray<{
     ],
   },
   {
+    title: 'Tenants sharing a proxy are separated by Transit key, not by the recorded key',
+    text: 'With Transit keys per bucket or prefix, an object recording a key its location does not accept is reported (TRANSIT_KEY_NOT_ACCEPTED); one the provider copied in from elsewhere under a key the location does accept (its own, or a former key still listed) passes as any valid object does.',
+    sources: [
+      {
+        doc: 'SECURITY.md',
+        title: 'Tenants sharing a proxy are separated by Transit key, not by the recorded key',
+      },
+    ],
+  },
+  {
     title: 'Trailing parts of a multipart object removed',
     text: 'A multipart object without its last parts verifies as a complete, shorter object. The part count reported is the count found, not the count the application wrote.',
     sources: [

@@ -262,9 +262,14 @@ async function auditBucket(
     const id = `${key.mount}\n${key.key}`;
     let entry = keyInfos.get(id);
     if (entry === undefined) {
-      const result =
+      // The default key, or any key of CLOUDTASER_S3PROXY_TRANSIT_KEYS that an object records.
+      const transit =
         key.mount === configuredKey.mount && key.key === configuredKey.key
-          ? tools.transit.keyInfo().then(
+          ? tools.transit
+          : tools.transits.get(`${key.mount}/${key.key}`);
+      const result =
+        transit !== undefined
+          ? transit.keyInfo().then(
               (info): KeyInfoResult => ({ ok: true, info }),
               (error: unknown): KeyInfoResult => ({
                 ok: false,
@@ -274,7 +279,8 @@ async function auditBucket(
             )
           : Promise.resolve<KeyInfoResult>({
               ok: false,
-              reason: 'no Vault client for this key',
+              reason:
+                'not a key this proxy is configured with (CLOUDTASER_S3PROXY_TRANSIT_KEY, CLOUDTASER_S3PROXY_TRANSIT_KEYS)',
               denied: false,
             });
       entry = { key, result };

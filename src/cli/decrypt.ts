@@ -21,7 +21,7 @@ import {
   readEnvelope,
   type StoredEnvelope,
 } from '../envelope/index.ts';
-import type { KeyWrapper } from '../kms/key-wrapper.ts';
+import type { KeyChoice } from '../kms/key-ring.ts';
 import { multipartObject } from '../proxy/stored-object.ts';
 import { envelopeOf, headObject, openEncrypted, readPlaintext, readStored, s3Url } from './s3-objects.ts';
 import { describeError, openTools, UsageError } from './tool.ts';
@@ -160,7 +160,7 @@ async function writeOutput(output: string, plaintext: () => Promise<Readable>): 
 async function plaintextOfFile(
   input: string,
   metadataPath: string | undefined,
-  keys: KeyWrapper,
+  ring: KeyChoice,
 ): Promise<Readable> {
   const file = await open(input, 'r');
   try {
@@ -181,6 +181,8 @@ async function plaintextOfFile(
         );
       envelope = { format: 'v1-multipart' };
     }
+    // A saved file has no bucket to check the mapping against: the key it records (or the default) is used.
+    const keys = ring.forRecorded(envelope.transitKey);
     if (envelope.format === 'v1') {
       const expected = ciphertextSize(envelope.plaintextSize);
       if (size !== expected)

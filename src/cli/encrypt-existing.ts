@@ -249,12 +249,14 @@ async function encryptInPlace(context: Context, original: StoredObject): Promise
     });
     return source.pipe(tap);
   };
+  // The temporary object is written and checked under the Transit key of the object it replaces.
+  const asOriginal = { ...services, keys: services.keys.as(original.key) };
   let temp: WrittenObject;
   if (ciphertextSize(plainSize) <= options.maxSingleSize) {
-    temp = await putEncrypted(services, { bucket, key: tempKey, headers: {} }, await tapped(), plainSize);
+    temp = await putEncrypted(asOriginal, { bucket, key: tempKey, headers: {} }, await tapped(), plainSize);
   } else {
     temp = await uploadEncryptedParts(
-      services,
+      asOriginal,
       { bucket, key: tempKey, headers: {} },
       plainParts(plainSize, options.partSize).map((range) => ({
         plainSize: range.end - range.start + 1,
@@ -270,7 +272,7 @@ async function encryptInPlace(context: Context, original: StoredObject): Promise
     const envelope = stored === undefined ? undefined : envelopeOf(stored);
     if (stored === undefined || envelope === undefined)
       throw new Error(`the temporary object ${s3Url(bucket, tempKey)} is missing or has no envelope`);
-    const encrypted = await openEncrypted(stored, envelope, services);
+    const encrypted = await openEncrypted(stored, envelope, asOriginal);
     const actual = await hashStream(await readPlaintext(upstream, stored, encrypted));
     if (actual.sha256 !== expected.sha256 || actual.bytes !== plainSize || expected.bytes !== plainSize)
       throw new Error(
@@ -280,7 +282,9 @@ async function encryptInPlace(context: Context, original: StoredObject): Promise
     // 3. Replace the original with the verified copy, only if the original is still what was read.
     const headers = {
       ...preservedHeaders(original),
-      ...(envelope.format === 'v1' ? envelopeToHeaders(envelope) : multipartEnvelopeHeaders()),
+      ...(envelope.format === 'v1'
+        ? envelopeToHeaders(envelope)
+        : multipartEnvelopeHeaders(envelope.transitKey)),
     };
     if (tags !== undefined) headers['x-amz-tagging'] = tags;
     if (envelope.format === 'v1') {

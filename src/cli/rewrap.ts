@@ -21,7 +21,7 @@ import type { Config } from '../config/index.ts';
 import type { PartLayout } from '../envelope/index.ts';
 import { type Envelope, envelopeToHeaders } from '../envelope/index.ts';
 import { KeyServiceError, wrappedKeyVersion } from '../kms/key-wrapper.ts';
-import { MAX_BATCH } from '../kms/transit.ts';
+import { MAX_BATCH, type TransitKeyWrapper } from '../kms/transit.ts';
 import { multipartObject, storedPartLayout } from '../proxy/stored-object.ts';
 import { Progress } from './progress.ts';
 import {
@@ -80,7 +80,9 @@ Exit status: 0 all done, 1 some objects failed (or Vault/S3 refused), 2 usage, 1
 const COUNTERS = ['rewrapped', 're-encrypted', 'skipped', 'unencrypted', 'failed'] as const;
 
 type SingleCandidate = { object: StoredObject; envelope: Envelope; version: number | undefined };
-type MultipartCandidate = { object: StoredObject; layout: PartLayout; versions: string };
+type MultipartCandidate = { object: StoredObject; layout: PartLayout; versions: string; recorded: string };
+/** A single-part object under a former key of its location: its data key moves to the location's key. */
+type MoveCandidate = { object: StoredObject; envelope: Envelope; recorded: string };
 
 export async function rewrap(args: string[], config: Config): Promise<number> {
   const { values, positionals } = parseArgs({ args, options: SWEEP_OPTION_SPEC, allowPositionals: true });
@@ -104,18 +106,30 @@ export async function rewrap(args: string[], config: Config): Promise<number> {
     run.stopping = true;
   });
   let newest = 0;
+  // The key CLOUDTASER_S3PROXY_TRANSIT_KEYS gives the location; objects that record another are left alone.
+  const transitKey = tools.services.keys.forWrite(location.bucket, location.prefix).transitKey;
+  const transit = tools.transits.get(transitKey) ?? tools.transit;
   try {
-    newest = await tools.transit.newestKeyVersion();
+    newest = await transit.newestKeyVersion();
     progress.note(
       `rewrap ${s3Url(location.bucket, location.prefix)}: data keys go to version ${newest} of Transit key ` +
-        `${config.transit.mount}/${config.transit.key}${options.dryRun ? ' (dry run: nothing is changed)' : ''}`,
+        `${transitKey}${options.dryRun ? ' (dry run: nothing is changed)' : ''}`,
     );
     let listed = 0;
     for await (const page of listObjectPages(tools.services.upstream, location.bucket, location.prefix)) {
       listed += page.objects.length;
       progress.listed(listed, page.last);
       if (run.stopping) break;
-      await rewrapPage(page.objects, { location, options, tools, progress, newest, run });
+      await rewrapPage(page.objects, {
+        location,
+        options,
+        tools,
+        progress,
+        newest,
+        run,
+        transit,
+        transitKey,
+      });
       if (run.stopping) break;
     }
   } catch (error) {
@@ -149,6 +163,9 @@ type PageContext = {
   progress: Progress;
   newest: number;
   run: { stopping: boolean; fatal: string | undefined; scanned: number };
+  /** The Transit key of the location, and its recorded name. */
+  transit: TransitKeyWrapper;
+  transitKey: string;
 };
 
 /**
@@ -156,10 +173,11 @@ type PageContext = {
  * of the single-part ones in Transit batches, then replace them; re-encrypt the multipart ones.
  */
 async function rewrapPage(page: readonly ListedObject[], context: PageContext): Promise<void> {
-  const { options, tools, progress, newest, run } = context;
+  const { options, tools, progress, newest, run, transit, transitKey } = context;
   const { services } = tools;
   const bucket = context.location.bucket;
   const singles: SingleCandidate[] = [];
+  const moves: MoveCandidate[] = [];
   const multiparts: MultipartCandidate[] = [];
   const fail = (key: string, error: unknown) => {
     progress.note(`failed ${s3Url(bucket, key)}: ${describeError(error)}`);
@@ -180,6 +198,26 @@ async function rewrapPage(page: readonly ListedObject[], context: PageContext): 
         progress.count('unencrypted', object.storedSize);
         return;
       }
+      const mapped = services.keys.forWrite(bucket, entry.key).transitKey;
+      if (mapped !== transitKey) {
+        // A longer prefix with a key of its own: its own run (rewrap s3://bucket/prefix) moves it.
+        progress.note(
+          `skipped ${s3Url(bucket, entry.key)}: CLOUDTASER_S3PROXY_TRANSIT_KEYS maps it to ${mapped}; this run moves data keys to ${transitKey} (run rewrap on its prefix)`,
+        );
+        progress.count('skipped', object.storedSize);
+        return;
+      }
+      // Refused (not unwrapped) unless the location accepts the key the object records.
+      const recorded = services.keys.recordedKey(bucket, entry.key, envelope.transitKey);
+      if (recorded !== transitKey) {
+        // A former key of the location (listed after "|"): the object moves to the location's key.
+        if (envelope.format === 'v1') moves.push({ object, envelope, recorded });
+        else {
+          const layout = await storedPartLayout(identityOf(object), services);
+          multiparts.push({ object, layout, versions: `${recorded}`, recorded });
+        }
+        return;
+      }
       if (envelope.format === 'v1') {
         const version = wrappedKeyVersion(envelope.wrappedDek);
         if (version !== undefined && version >= newest) progress.count('skipped', object.storedSize);
@@ -192,7 +230,7 @@ async function rewrapPage(page: readonly ListedObject[], context: PageContext): 
         progress.count('skipped', object.storedSize);
         return;
       }
-      multiparts.push({ object, layout, versions: versionList(versions) });
+      multiparts.push({ object, layout, versions: versionList(versions), recorded });
     } catch (error) {
       fail(entry.key, error);
     }
@@ -209,9 +247,9 @@ async function rewrapPage(page: readonly ListedObject[], context: PageContext): 
       }
       continue;
     }
-    let results: Awaited<ReturnType<typeof tools.transit.rewrap>>;
+    let results: Awaited<ReturnType<typeof transit.rewrap>>;
     try {
-      results = await tools.transit.rewrap(batch.map((candidate) => candidate.envelope.wrappedDek));
+      results = await transit.rewrap(batch.map((candidate) => candidate.envelope.wrappedDek));
     } catch (error) {
       // Vault unreachable after retries, or the token may not rewrap: every other object would fail the same way.
       run.fatal = `Transit rewrap: ${describeError(error)}`;
@@ -233,7 +271,7 @@ async function rewrapPage(page: readonly ListedObject[], context: PageContext): 
           return;
         }
         try {
-          await replaceMetadata(context, object, { ...envelope, wrappedDek: result.wrapped });
+          await replaceMetadata(context, object, { ...envelope, wrappedDek: result.wrapped, transitKey });
           progress.detail(`rewrapped ${where} (v${version ?? '?'} → v${result.keyVersion}, metadata only)`);
           progress.count('rewrapped', object.storedSize);
         } catch (error) {
@@ -243,17 +281,46 @@ async function rewrapPage(page: readonly ListedObject[], context: PageContext): 
     );
   }
 
-  await forEachConcurrent(multiparts, options.concurrency, async ({ object, layout, versions }) => {
+  await forEachConcurrent(moves, options.concurrency, async ({ object, envelope, recorded }) => {
     if (run.stopping) return;
     const where = s3Url(bucket, object.key);
-    const summary = `multipart, ${layout.parts.length} part${layout.parts.length === 1 ? '' : 's'}: ${versions} → v${newest}`;
+    if (options.dryRun) {
+      progress.detail(`would move ${where} from Transit key ${recorded} to ${transitKey} (metadata only)`);
+      progress.count('rewrapped', object.storedSize);
+      return;
+    }
+    try {
+      const dek = await services.keys
+        .forRead(bucket, object.key, envelope.transitKey)
+        .unwrapKey(envelope.wrappedDek);
+      let wrapped: string;
+      try {
+        const [moved] = await transit.wrapDataKeys([dek]);
+        moved?.plaintext.fill(0);
+        if (moved === undefined) throw new KeyServiceError('unavailable', 'Transit wrapped no key');
+        wrapped = moved.wrapped;
+      } finally {
+        dek.fill(0);
+      }
+      await replaceMetadata(context, object, { ...envelope, wrappedDek: wrapped, transitKey });
+      progress.detail(`moved ${where} from Transit key ${recorded} to ${transitKey} (metadata only)`);
+      progress.count('rewrapped', object.storedSize);
+    } catch (error) {
+      fail(object.key, changedOr(error));
+    }
+  });
+
+  await forEachConcurrent(multiparts, options.concurrency, async ({ object, layout, versions, recorded }) => {
+    if (run.stopping) return;
+    const where = s3Url(bucket, object.key);
+    const summary = `multipart, ${layout.parts.length} part${layout.parts.length === 1 ? '' : 's'}: ${versions} → ${recorded === transitKey ? '' : `${transitKey} `}v${newest}`;
     if (options.dryRun) {
       progress.detail(`would re-encrypt ${where} (${summary}; the part headers are inside the stored bytes)`);
       progress.count('re-encrypted', object.storedSize);
       return;
     }
     try {
-      await reencrypt(context, object, layout);
+      await reencrypt(context, object, layout, recorded);
       progress.detail(`re-encrypted ${where} (${summary})`);
       progress.count('re-encrypted', object.storedSize);
     } catch (error) {
@@ -296,9 +363,15 @@ async function replaceMetadata(
 }
 
 /** Every part decrypted and sealed again under a fresh data key, same part sizes, completed only if unchanged. */
-async function reencrypt(context: PageContext, object: StoredObject, layout: PartLayout): Promise<void> {
+async function reencrypt(
+  context: PageContext,
+  object: StoredObject,
+  layout: PartLayout,
+  recorded: string,
+): Promise<void> {
   const { services } = context.tools;
-  const encrypted = multipartObject(layout, services.keys);
+  // Read under the key the object records (accepted by its location), sealed again under the location's.
+  const encrypted = multipartObject(layout, services.keys.forRead(object.bucket, object.key, recorded));
   const headers = preservedHeaders(object);
   const tags = await objectTagging(services.upstream, object);
   if (tags !== undefined) headers['x-amz-tagging'] = tags;

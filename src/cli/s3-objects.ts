@@ -13,14 +13,14 @@ import {
   createPartSealStream,
   createSealStream,
   envelopeToHeaders,
-  META_PREFIX,
   multipartEnvelopeHeaders,
   partCiphertextSize,
   readEnvelope,
   type StoredEnvelope,
   uploadBinding,
 } from '../envelope/index.ts';
-import type { KeyWrapper } from '../kms/key-wrapper.ts';
+import type { KeyChoice } from '../kms/key-ring.ts';
+import { preservedHeaders as preservedHeadersOf } from '../proxy/copied-headers.ts';
 import { freshDataKey } from '../proxy/data-key.ts';
 import {
   type EncryptedObject,
@@ -42,7 +42,7 @@ import {
 /** S3's limit for one PutObject, one CopyObject and one part. */
 export const MAX_SINGLE_REQUEST_SIZE = 5 * 1024 ** 3;
 
-export type ToolServices = { upstream: UpstreamClient; keys: KeyWrapper; layouts: LayoutCache };
+export type ToolServices = { upstream: UpstreamClient; keys: KeyChoice; layouts: LayoutCache };
 
 /** An upstream answer other than the one expected, with S3's error code when the body carried one. */
 export class UpstreamError extends Error {
@@ -461,38 +461,9 @@ export async function discardStream(stream: Readable): Promise<number> {
 // ---------------------------------------------------------------------------------------------
 // What a replacement keeps
 
-/** Headers that describe the object, not its bytes: a copy with REPLACE keeps them only if they are sent again. */
-const DESCRIPTIVE_HEADERS = [
-  'content-type',
-  'content-encoding',
-  'content-disposition',
-  'content-language',
-  'cache-control',
-  'expires',
-  'x-amz-website-redirect-location',
-  'x-amz-storage-class',
-  'x-amz-server-side-encryption',
-  'x-amz-server-side-encryption-aws-kms-key-id',
-  'x-amz-server-side-encryption-bucket-key-enabled',
-];
-
-/**
- * The user metadata and descriptive headers of a HEAD, as a CopyObject with REPLACE or a
- * CreateMultipartUpload must repeat them; the envelope's own names are left out (the caller adds the new
- * envelope). Tags are separate (objectTagging); ACLs and object-lock settings are not carried over.
- */
+/** The user metadata and descriptive headers of a stored object, as a replacement must repeat them. */
 export function preservedHeaders(object: StoredObject): Record<string, string> {
-  const kept: Record<string, string> = {};
-  for (const [name, value] of Object.entries(object.headers)) {
-    if (value === undefined) continue;
-    const lower = name.toLowerCase();
-    const single = Array.isArray(value) ? value.join(',') : value;
-    if (lower.startsWith('x-amz-meta-') && !lower.startsWith(META_PREFIX)) kept[lower] = single;
-    else if (DESCRIPTIVE_HEADERS.includes(lower)) kept[lower] = single;
-  }
-  // S3 reports the default class only when asked; sending it back is harmless but pointless.
-  if (kept['x-amz-storage-class'] === 'STANDARD') delete kept['x-amz-storage-class'];
-  return kept;
+  return preservedHeadersOf(object.headers);
 }
 
 /** The object's tags as an `x-amz-tagging` value, or undefined when it has none. */
@@ -590,16 +561,16 @@ export async function putEncrypted(
 ): Promise<WrittenObject> {
   let key: Awaited<ReturnType<typeof freshDataKey>>;
   try {
-    key = await freshDataKey(services.keys);
+    key = await freshDataKey(services.keys, target);
   } catch (error) {
     plaintext.destroy();
     throw error;
   }
-  const { dek, nonce, wrappedDek } = key;
+  const { dek, nonce, wrappedDek, transitKey } = key;
   try {
     const headers = {
       ...target.headers,
-      ...envelopeToHeaders({ format: 'v1', wrappedDek, nonce, plaintextSize: plainSize }),
+      ...envelopeToHeaders({ format: 'v1', wrappedDek, nonce, plaintextSize: plainSize, transitKey }),
     };
     const response = await putStream(
       services.upstream,
@@ -633,14 +604,14 @@ export async function uploadEncryptedParts(
   const where = s3Url(bucket, key);
   const uploadId = await createMultipartUpload(upstream, bucket, key, {
     ...target.headers,
-    ...multipartEnvelopeHeaders(),
+    ...multipartEnvelopeHeaders(services.keys.forWrite(bucket, key).transitKey),
   });
   try {
     const binding = uploadBinding(uploadId);
     const etags: Array<{ partNumber: number; etag: string }> = [];
     for (const [index, part] of parts.entries()) {
       const partNumber = index + 1;
-      const { dek, nonce, wrappedDek } = await freshDataKey(services.keys);
+      const { dek, nonce, wrappedDek } = await freshDataKey(services.keys, target);
       try {
         const header = {
           wrappedDek,

@@ -53,14 +53,15 @@ export async function serve(config: Config, warnings: readonly string[] = []): P
         metrics.vaultDuration.observe({ call }, seconds);
       },
       onAuthEvent,
-      onPoolEvent: (event) => {
-        if (event.type === 'size') metrics.keyPoolKeys.set(event.keys);
-        else if (event.type === 'refill') metrics.keyPoolRefills.inc({ outcome: event.outcome });
-        else if (event.type === 'discard') metrics.keyPoolDiscarded.inc({ reason: event.reason }, event.keys);
-        else metrics.dataKeysIssued.inc({ source: event.waited ? 'waited' : 'pool' });
+      onPoolEvent: (event, transit_key) => {
+        if (event.type === 'size') metrics.keyPoolKeys.set({ transit_key }, event.keys);
+        else if (event.type === 'refill') metrics.keyPoolRefills.inc({ outcome: event.outcome, transit_key });
+        else if (event.type === 'discard')
+          metrics.keyPoolDiscarded.inc({ reason: event.reason, transit_key }, event.keys);
+        else metrics.dataKeysIssued.inc({ source: event.waited ? 'waited' : 'pool', transit_key });
       },
-      onCacheLookup: (result) => metrics.keyCacheLookups.inc({ result }),
-      onCacheSize: (entries) => metrics.keyCacheEntries.set(entries),
+      onCacheLookup: (result, transit_key) => metrics.keyCacheLookups.inc({ result, transit_key }),
+      onCacheSize: (entries, transit_key) => metrics.keyCacheEntries.set({ transit_key }, entries),
     },
     { keyTimeoutMs: config.keyTimeoutMs },
   );
@@ -111,6 +112,7 @@ export async function serve(config: Config, warnings: readonly string[] = []): P
       region: config.s3.region,
       vault: config.vault.addr,
       transit: `${config.transit.mount}/${config.transit.key}`,
+      transitKeys: keys.refs.length,
       authMethod: config.vault.authMethod,
       clientAuthentication: clientCredentials === undefined ? 'off' : `${clientCredentials.size} access keys`,
     },

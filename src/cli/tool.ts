@@ -42,17 +42,21 @@ export function parseCount(text: string, what: string, max: number): number {
 
 export type ToolContext = {
   services: ToolServices;
+  /** Direct Transit calls of the default key. */
   transit: TransitKeyWrapper;
+  /** Direct Transit calls of each configured key, by recorded name (`<mount>/<key>`). */
+  transits: ReadonlyMap<string, TransitKeyWrapper>;
   close(): Promise<void>;
 };
 
 /** The proxy's own Vault client, key service and upstream client, from the same configuration. */
 export function openTools(config: Config): ToolContext {
-  const { vault, keys, transit } = createKeyServices(config);
+  const { vault, keys, transit, transits } = createKeyServices(config);
   const upstream = createUpstreamClient(config);
   return {
     services: { upstream, keys, layouts: new LayoutCache() },
     transit,
+    transits,
     async close() {
       // Pooled and cached data keys are zeroed before the process goes.
       keys.close();

@@ -1,5 +1,7 @@
 import type { Config } from '../config/index.ts';
+import { TransitKeyMap, transitKeyRef } from '../config/transit-keys.ts';
 import type { PoolEvent } from '../kms/key-pool.ts';
+import { KeyRing } from '../kms/key-ring.ts';
 import { VaultKeyService } from '../kms/key-service.ts';
 import { TransitKeyWrapper } from '../kms/transit.ts';
 import { type AuthEvent, KubernetesAuth, StaticTokenAuth, type VaultAuth } from '../kms/vault-auth.ts';
@@ -10,18 +12,24 @@ import { UpstreamClient } from '../upstream/client.ts';
 export type KeyServiceHooks = {
   onVaultCall?: VaultClientOptions['onCall'];
   onAuthEvent?: (event: AuthEvent) => void;
-  onPoolEvent?: (event: PoolEvent) => void;
-  onCacheLookup?: (result: 'hit' | 'miss') => void;
-  onCacheSize?: (entries: number) => void;
+  /** `transitKey`: the key's recorded name (`<mount>/<key>`), bounded by the mapping: the metrics label. */
+  onPoolEvent?: (event: PoolEvent, transitKey: string) => void;
+  onCacheLookup?: (result: 'hit' | 'miss', transitKey: string) => void;
+  onCacheSize?: (entries: number, transitKey: string) => void;
 };
 
 export type KeyServices = {
   vault: VaultClient;
   auth: VaultAuth;
-  /** Direct Transit calls (rewrap, newest key version) that the pool and the cache do not cover. */
+  /** Direct Transit calls (rewrap, newest key version) of the default key, that the pool and the cache do not cover. */
   transit: TransitKeyWrapper;
-  /** Pooled data keys for writes, cached unwrapped keys for reads: what the proxy and the tools use. */
-  keys: VaultKeyService;
+  /** The same for every configured key, by recorded name (`<mount>/<key>`). */
+  transits: ReadonlyMap<string, TransitKeyWrapper>;
+  /**
+   * Per Transit key of the mapping, pooled data keys for writes and cached unwrapped keys for reads, and the
+   * choice of key per bucket and prefix: what the proxy and the tools use.
+   */
+  keys: KeyRing;
 };
 
 /**
@@ -63,19 +71,26 @@ export function createKeyServices(
           onEvent: hooks.onAuthEvent,
         });
   vault.useAuth(auth);
-  const transit = new TransitKeyWrapper(vault, config.transit);
-  const keys = new VaultKeyService({
-    transit,
-    auth,
-    contact: vault.contact,
-    poolSize: config.keys.poolSize,
-    ...(options.keyTimeoutMs === undefined ? {} : { keyTimeoutMs: options.keyTimeoutMs }),
-    cache: config.keys.cache,
-    onPoolEvent: hooks.onPoolEvent,
-    onCacheLookup: hooks.onCacheLookup,
-    onCacheSize: hooks.onCacheSize,
+  const transits = new Map<string, TransitKeyWrapper>();
+  const keys = new KeyRing(new TransitKeyMap(config.transit, config.transitKeys), (name) => {
+    const ref = transitKeyRef(name);
+    const transit = new TransitKeyWrapper(vault, name);
+    transits.set(ref, transit);
+    const { onPoolEvent, onCacheLookup, onCacheSize } = hooks;
+    return new VaultKeyService({
+      transit,
+      auth,
+      contact: vault.contact,
+      poolSize: config.keys.poolSize,
+      ...(options.keyTimeoutMs === undefined ? {} : { keyTimeoutMs: options.keyTimeoutMs }),
+      cache: config.keys.cache,
+      onPoolEvent: onPoolEvent && ((event) => onPoolEvent(event, ref)),
+      onCacheLookup: onCacheLookup && ((result) => onCacheLookup(result, ref)),
+      onCacheSize: onCacheSize && ((entries) => onCacheSize(entries, ref)),
+    });
   });
-  return { vault, auth, transit, keys };
+  const transit = transits.get(transitKeyRef(config.transit)) as TransitKeyWrapper;
+  return { vault, auth, transit, transits, keys };
 }
 
 /** The SigV4-signing client to the real S3 endpoint, with the AWS credential chain. */

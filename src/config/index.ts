@@ -10,3 +10,10 @@ export {
   type UpstreamAddressingMode,
   type VaultAuthMethod,
 } from './settings.ts';
+export {
+  parseTransitKeyMapping,
+  type TransitKeyEntry,
+  TransitKeyMap,
+  type TransitKeyName,
+  transitKeyRef,
+} from './transit-keys.ts';

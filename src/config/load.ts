@@ -14,6 +14,7 @@ import {
   type UpstreamAddressingMode,
   type VaultAuthMethod,
 } from './settings.ts';
+import type { TransitKeyEntry } from './transit-keys.ts';
 
 export interface Config {
   readonly listen: ListenAddress;
@@ -45,7 +46,10 @@ export interface Config {
     readonly poolSize: number;
     readonly cache: { readonly enabled: boolean; readonly maxEntries: number; readonly ttlMs: number };
   };
+  /** The default Transit key: wraps everything CLOUDTASER_S3PROXY_TRANSIT_KEYS does not map. */
   readonly transit: { readonly mount: string; readonly key: string };
+  /** Transit keys per bucket and prefix (empty: the default key everywhere); see src/config/transit-keys.ts. */
+  readonly transitKeys: readonly TransitKeyEntry[];
   readonly maxObjectSize: number;
   readonly unencryptedObjects: UnencryptedObjectPolicy;
   readonly logLevel: LogLevel;
@@ -209,6 +213,7 @@ export function loadConfig(env: Env): LoadConfigResult {
     },
     vault,
     transit: { mount: values.transitMount, key: values.transitKey },
+    transitKeys: values.transitKeys ?? [],
     keys: {
       poolSize: values.keyPoolSize,
       cache: { enabled: values.keyCacheEnabled, maxEntries: values.keyCacheSize, ttlMs: values.keyCacheTtl },

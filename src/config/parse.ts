@@ -197,7 +197,7 @@ export function parseChoice<const T extends string>(choices: readonly T[]): (val
 }
 
 /** One path segment of a Vault API path (a key name): it must not add or remove path structure. */
-function isVaultSegment(value: string): boolean {
+export function isVaultSegment(value: string): boolean {
   // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what this rejects
   return value !== '' && value !== '.' && value !== '..' && !/[\s/?#%\u0000-\u001f\u007f]/.test(value);
 }

@@ -20,6 +20,7 @@ import {
   parseVaultMountPath,
   parseVaultName,
 } from './parse.ts';
+import { parseTransitKeyMapping } from './transit-keys.ts';
 
 export const SETTING_GROUPS = [
   'Required',
@@ -172,6 +173,18 @@ export const SETTINGS = {
     valueHint: '<path>',
     description: 'Mount path of the Vault Transit secrets engine.',
     parse: parseVaultMountPath,
+  }),
+  transitKeys: optional({
+    env: 'CLOUDTASER_S3PROXY_TRANSIT_KEYS',
+    group: 'Vault',
+    valueHint: 'bucket[/prefix]=[mount:]key,...',
+    description:
+      'Transit keys per bucket and key prefix, e.g. "bucket-a=myapp-a,bucket-b/exports/=transit2:exports": the longest ' +
+      'matching prefix wins; the mount defaults to CLOUDTASER_S3PROXY_TRANSIT_MOUNT; everything unmapped uses ' +
+      'CLOUDTASER_S3PROXY_TRANSIT_KEY. Each object records the key that wrapped it, and is read only at a location that ' +
+      'accepts that key: the first key of an entry wraps new objects, keys after "|" (bucket-a=new|old) are still read ' +
+      'there, so that a changed mapping keeps old objects readable (docs/OPERATIONS.md "Tenants").',
+    parse: parseTransitKeyMapping,
   }),
   vaultToken: optional({
     env: 'VAULT_TOKEN',

@@ -34,6 +34,8 @@ export const META_FORMAT = 'x-amz-meta-cloudtaser-format';
 export const META_DEK = 'x-amz-meta-cloudtaser-dek';
 export const META_NONCE = 'x-amz-meta-cloudtaser-nonce';
 export const META_SIZE = 'x-amz-meta-cloudtaser-size';
+/** The Transit key (`<mount>/<key>`) that wrapped the data keys; absent: the default key (FORMAT.md section 7). */
+export const META_TRANSIT_KEY = 'x-amz-meta-cloudtaser-transit-key';
 
 /** Every part of a multipart object starts with a header of exactly this many bytes. */
 export const PART_HEADER_SIZE = 256;

@@ -8,6 +8,7 @@ import {
   META_NONCE,
   META_PREFIX,
   META_SIZE,
+  META_TRANSIT_KEY,
   NONCE_SIZE,
 } from './constants.ts';
 import { EnvelopeError } from './errors.ts';
@@ -22,9 +23,11 @@ export type Envelope = {
   nonce: Buffer;
   plaintextSize: number;
   checksum?: string;
+  /** The Transit key that wrapped the data key, as recorded (`<mount>/<key>`); undefined: the default key. */
+  transitKey?: string | undefined;
 };
 /** A multipart object: each part carries its own key material in its part header. */
-export type MultipartEnvelope = { format: 'v1-multipart' };
+export type MultipartEnvelope = { format: 'v1-multipart'; transitKey?: string | undefined };
 export type StoredEnvelope = Envelope | MultipartEnvelope;
 
 export type HeaderMap = Record<string, string | string[] | undefined>;
@@ -34,6 +37,8 @@ const MAX_METADATA_WRAPPED_DEK_LENGTH = 1024;
 const VISIBLE_ASCII = /^[\x21-\x7e]+$/;
 const NONCE_BASE64 = /^[A-Za-z0-9+/]{16}$/;
 const DECIMAL = /^(0|[1-9][0-9]{0,15})$/;
+/** A mount path (which may hold "/") and a key name, well inside S3's metadata limit. */
+const MAX_TRANSIT_KEY_LENGTH = 256;
 
 /** Names of the envelope: a client sending one would forge or corrupt it, so the proxy never forwards it. */
 export function isEnvelopeHeader(name: string): boolean {
@@ -66,11 +71,34 @@ export function envelopeToHeaders(envelope: Envelope): Record<string, string> {
     [META_NONCE]: envelope.nonce.toString('base64'),
     [META_SIZE]: String(size),
     ...(envelope.checksum === undefined ? {} : { [META_CHECKSUM]: envelope.checksum }),
+    ...transitKeyHeader(envelope.transitKey),
   };
 }
 
-export function multipartEnvelopeHeaders(): Record<string, string> {
-  return { [META_FORMAT]: FORMAT_V1_MULTIPART };
+/** `transitKey`: the key the upload's parts are wrapped with, recorded at CreateMultipartUpload. */
+export function multipartEnvelopeHeaders(transitKey?: string): Record<string, string> {
+  return { [META_FORMAT]: FORMAT_V1_MULTIPART, ...transitKeyHeader(transitKey) };
+}
+
+function transitKeyHeader(transitKey: string | undefined): Record<string, string> {
+  if (transitKey === undefined) return {};
+  if (!isValidWrappedDek(transitKey, MAX_TRANSIT_KEY_LENGTH))
+    throw new EnvelopeError(
+      'ENVELOPE_BAD_FIELD',
+      `Transit key name must be 1..${MAX_TRANSIT_KEY_LENGTH} visible ASCII characters`,
+    );
+  return { [META_TRANSIT_KEY]: transitKey };
+}
+
+/** The recorded Transit key; a value that is present must be well-formed (it chooses the key to unwrap with). */
+function readTransitKey(headers: HeaderMap): string | undefined {
+  const value = headerValue(headers, META_TRANSIT_KEY);
+  if (value !== undefined && !isValidWrappedDek(value, MAX_TRANSIT_KEY_LENGTH))
+    throw new EnvelopeError(
+      'ENVELOPE_BAD_FIELD',
+      `${META_TRANSIT_KEY} must be 1..${MAX_TRANSIT_KEY_LENGTH} visible ASCII characters`,
+    );
+  return value;
 }
 
 /**
@@ -81,7 +109,12 @@ export function multipartEnvelopeHeaders(): Record<string, string> {
 export function readEnvelope(headers: HeaderMap): StoredEnvelope | undefined {
   const format = headerValue(headers, META_FORMAT);
   if (format === undefined) return undefined;
-  if (format === FORMAT_V1_MULTIPART) return { format: FORMAT_V1_MULTIPART };
+  if (format === FORMAT_V1_MULTIPART) {
+    const transitKey = readTransitKey(headers);
+    return transitKey === undefined
+      ? { format: FORMAT_V1_MULTIPART }
+      : { format: FORMAT_V1_MULTIPART, transitKey };
+  }
   if (format !== FORMAT_V1) {
     throw new EnvelopeError('ENVELOPE_UNKNOWN_FORMAT', `unknown envelope format ${JSON.stringify(format)}`);
   }
@@ -112,12 +145,14 @@ export function readEnvelope(headers: HeaderMap): StoredEnvelope | undefined {
   const checksum = headerValue(headers, META_CHECKSUM);
   if (checksum !== undefined && !isSealedChecksum(checksum))
     throw new EnvelopeError('ENVELOPE_BAD_FIELD', `${META_CHECKSUM} must be Base64 of a sealed checksum`);
+  const transitKey = readTransitKey(headers);
   return {
     format: FORMAT_V1,
     wrappedDek,
     nonce,
     plaintextSize,
     ...(checksum === undefined ? {} : { checksum }),
+    ...(transitKey === undefined ? {} : { transitKey }),
   };
 }
 

@@ -14,6 +14,8 @@ export const ANNOTATION_ENDPOINT = 'cloudtaser.io/s3-proxy-endpoint';
 export const ANNOTATION_REGION = 'cloudtaser.io/s3-proxy-region';
 export const ANNOTATION_TRANSIT_KEY = 'cloudtaser.io/s3-proxy-transit-key';
 export const ANNOTATION_TRANSIT_MOUNT = 'cloudtaser.io/s3-proxy-transit-mount';
+/** Transit keys per bucket and prefix (CLOUDTASER_S3PROXY_TRANSIT_KEYS), validated at admission by the proxy's parser. */
+export const ANNOTATION_TRANSIT_KEYS = 'cloudtaser.io/s3-proxy-transit-keys';
 export const ANNOTATION_VAULT_ADDRESS = 'cloudtaser.io/vault-address';
 export const ANNOTATION_VAULT_ROLE = 'cloudtaser.io/vault-role';
 export const ANNOTATION_VAULT_AUTH_PATH = 'cloudtaser.io/vault-auth-path';
@@ -70,6 +72,13 @@ export const ANNOTATIONS: readonly AnnotationSpec[] = [
     env: 'CLOUDTASER_S3PROXY_TRANSIT_MOUNT',
     presence: { default: 'transit' },
     description: 'Mount path of the Vault Transit engine.',
+  },
+  {
+    name: ANNOTATION_TRANSIT_KEYS,
+    env: 'CLOUDTASER_S3PROXY_TRANSIT_KEYS',
+    presence: { default: 'none (the transit key for every bucket)' },
+    description:
+      'Transit keys per bucket and key prefix, e.g. "bucket-a=myapp-a,bucket-b/exports/=transit2:exports" (docs/OPERATIONS.md "Tenants"); a mapping the proxy would reject is refused at admission, naming every bad entry.',
   },
   {
     name: ANNOTATION_VAULT_ADDRESS,

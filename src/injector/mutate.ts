@@ -19,6 +19,7 @@ import {
   ANNOTATION_REGION,
   ANNOTATION_STATUS,
   ANNOTATION_TRANSIT_KEY,
+  ANNOTATION_TRANSIT_KEYS,
   ANNOTATION_TRANSIT_MOUNT,
   ANNOTATION_VAULT_ADDRESS,
   ANNOTATION_VAULT_AUTH_PATH,
@@ -144,6 +145,7 @@ export function mutatePod(pod: KubePod, options: SidecarOptions): PodMutation {
   require(SETTINGS.s3Region.env, ANNOTATION_REGION);
   require(SETTINGS.transitKey.env, ANNOTATION_TRANSIT_KEY);
   set(SETTINGS.transitMount.env, ANNOTATION_TRANSIT_MOUNT);
+  set(SETTINGS.transitKeys.env, ANNOTATION_TRANSIT_KEYS);
   require(SETTINGS.vaultAddr.env, ANNOTATION_VAULT_ADDRESS, options.vaultAddress === undefined
     ? undefined
     : { value: options.vaultAddress, setting: 'CLOUDTASER_INJECTOR_VAULT_ADDR' });
@@ -240,6 +242,7 @@ export function mutatePod(pod: KubePod, options: SidecarOptions): PodMutation {
     SETTINGS.s3Region.env,
     SETTINGS.transitKey.env,
     SETTINGS.transitMount.env,
+    SETTINGS.transitKeys.env,
     SETTINGS.vaultAddr.env,
     SETTINGS.vaultAuthMethod.env,
     SETTINGS.vaultAuthRole.env,

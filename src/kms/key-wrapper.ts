@@ -30,15 +30,30 @@ export class KeyServiceError extends Error {
   readonly kind: KeyErrorKind;
   /** For `retired`: the Transit key version that wrapped the data key. */
   readonly keyVersion: number | undefined;
+  /** The Transit key (`<mount>/<key>`) the operation was for, when the proxy uses more than one. */
+  readonly transitKey: string | undefined;
+  /** Said to the S3 client as it is (a refusal of the proxy's own, with nothing from Vault in it). */
+  readonly clientMessage: string | undefined;
+  /** A `denied` of the proxy's own: the object's location does not accept the key it records (decision 0013). */
+  readonly notAcceptedHere: boolean;
   constructor(
     kind: KeyErrorKind,
     message: string,
-    options?: { cause?: unknown; keyVersion?: number | undefined },
+    options?: {
+      cause?: unknown;
+      keyVersion?: number | undefined;
+      transitKey?: string | undefined;
+      clientMessage?: string | undefined;
+      notAcceptedHere?: boolean;
+    },
   ) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'KeyServiceError';
     this.kind = kind;
     this.keyVersion = options?.keyVersion;
+    this.transitKey = options?.transitKey;
+    this.clientMessage = options?.clientMessage;
+    this.notAcceptedHere = options?.notAcceptedHere ?? false;
   }
 }
 

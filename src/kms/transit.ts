@@ -74,7 +74,20 @@ export class TransitKeyWrapper implements KeyWrapper {
   /** `count` fresh random data keys (at most MAX_BATCH), wrapped in one Transit call. */
   async wrapNewKeys(count: number): Promise<WrappedDataKey[]> {
     if (!(count >= 1 && count <= MAX_BATCH)) throw new RangeError(`batch of ${count} keys`);
-    const plaintexts = Array.from({ length: count }, () => randomBytes(DEK_SIZE));
+    return this.#wrap(Array.from({ length: count }, () => randomBytes(DEK_SIZE)));
+  }
+
+  /**
+   * Wraps existing data keys under this Transit key (`rewrap` moving an object to the key the mapping now
+   * gives its location). The returned plaintexts are copies the caller zeroes; `deks` stay the caller's.
+   */
+  async wrapDataKeys(deks: readonly Buffer[]): Promise<WrappedDataKey[]> {
+    if (!(deks.length >= 1 && deks.length <= MAX_BATCH)) throw new RangeError(`batch of ${deks.length} keys`);
+    return this.#wrap(deks.map((dek) => Buffer.from(dek)));
+  }
+
+  async #wrap(plaintexts: Buffer[]): Promise<WrappedDataKey[]> {
+    const count = plaintexts.length;
     try {
       const data = await this.#vault.write(this.#encryptPath, {
         batch_input: plaintexts.map((key) => ({ plaintext: key.toString('base64') })),

@@ -12,6 +12,7 @@ import { parseRange } from '../s3/range.ts';
 import { withoutChecksumElements } from '../s3/xml/complete-multipart.ts';
 import { escapeXml } from '../s3/xml/error.ts';
 import { abandonBody, drainBody, type UpstreamResponse } from '../upstream/client.ts';
+import { copyUnderAnotherKey } from './copy-rekey.ts';
 import { freshDataKey } from './data-key.ts';
 import { sendEncrypted } from './encrypted-upload.ts';
 import { presentETag, translateConditions, upstreamETagCondition } from './etag.ts';
@@ -79,11 +80,17 @@ export async function copyObject(exchange: Exchange): Promise<void> {
   const headers = forwardableRequestHeaders(req.headers, { dropIntegrity: true });
   translateConditions(headers);
   const envelope = head.status === 200 ? readEnvelope(head.headers) : undefined;
+  if (envelope !== undefined) {
+    // The source must be readable where it is; a copy to a location of another Transit key is sealed again.
+    const recorded = deps.keys.recordedKey(source.bucket, source.key, envelope.transitKey);
+    if (recorded !== deps.keys.forWrite(s3.bucket ?? '', s3.key ?? '').transitKey)
+      return copyUnderAnotherKey(exchange, source, head, headers);
+  }
   if (head.status === 200) headers['x-amz-copy-source-if-match'] ??= firstString(head.headers.etag) ?? '';
   if ((headers['x-amz-metadata-directive'] ?? 'COPY').toUpperCase() === 'REPLACE' && envelope !== undefined) {
     Object.assign(
       headers,
-      envelope.format === 'v1' ? envelopeToHeaders(envelope) : multipartEnvelopeHeaders(),
+      envelope.format === 'v1' ? envelopeToHeaders(envelope) : multipartEnvelopeHeaders(envelope.transitKey),
     );
     checkMetadataSize(headers, objectResource(s3));
   }
@@ -173,7 +180,7 @@ export async function uploadPartCopy(exchange: Exchange): Promise<void> {
     fetched.body.on('error', (error) => open.destroy(error));
     plaintext = fetched.body.pipe(open);
   }
-  const { dek, nonce, wrappedDek } = await freshDataKey(deps.keys);
+  const { dek, nonce, wrappedDek } = await freshDataKey(deps.keys, s3);
   const header = {
     wrappedDek,
     nonce,

@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { Grant } from '../auth/client-credentials.ts';
 import type { ClientCredentialLookup } from '../auth/credentials-store.ts';
-import type { KeyWrapper } from '../kms/key-wrapper.ts';
+import type { KeyRing } from '../kms/key-ring.ts';
 import type { ChunkSignatureVerifier } from '../s3/aws-chunked/index.ts';
 import type { S3Request } from '../s3/classify.ts';
 import { S3Error } from '../s3/errors.ts';
@@ -14,7 +14,8 @@ import type { LayoutCache } from './stored-object.ts';
 /** What every handler needs from the running proxy; built once in main and shared. */
 export type ProxyDeps = {
   upstream: UpstreamClient;
-  keys: KeyWrapper;
+  /** The Transit keys, chosen per bucket and prefix. */
+  keys: KeyRing;
   /** Part layouts of multipart objects, found once per stored version. */
   layouts: LayoutCache;
   maxObjectSize: number;

@@ -24,10 +24,12 @@ export function toS3Error(error: unknown, exchange: Exchange): S3Error {
           cause: error,
         });
       case 'denied':
-        return new S3Error('AccessDenied', 'The key service (Vault Transit) denied the key operation.', {
-          resource,
-          cause: error,
-        });
+        return new S3Error(
+          'AccessDenied',
+          error.clientMessage ??
+            `The key service (Vault Transit) denied the key operation${error.transitKey === undefined ? '' : ` on Transit key ${error.transitKey}`}.`,
+          { resource, cause: error },
+        );
       case 'rejected':
         return new S3Error(
           'InvalidEncryptedObject',

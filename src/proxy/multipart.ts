@@ -35,7 +35,11 @@ export const MAX_PART_PLAINTEXT = maxPartPlaintextSize(MAX_STORED_PART_SIZE);
 export async function createMultipartUpload(exchange: Exchange): Promise<void> {
   const { req, s3, deps } = exchange;
   const headers = forwardableRequestHeaders(req.headers, { dropIntegrity: true });
-  Object.assign(headers, multipartEnvelopeHeaders());
+  // The parts' data keys are wrapped by this location's key; the object records it for its readers.
+  Object.assign(
+    headers,
+    multipartEnvelopeHeaders(deps.keys.forWrite(s3.bucket ?? '', s3.key ?? '').transitKey),
+  );
   checkMetadataSize(headers, objectResource(s3));
   const response = await deps.upstream.send({
     method: 'POST',
@@ -56,14 +60,14 @@ export async function createMultipartUpload(exchange: Exchange): Promise<void> {
  * may arrive in any order, be retried, or go through different proxy replicas.
  */
 export async function uploadPart(exchange: Exchange): Promise<void> {
-  const { req, deps } = exchange;
+  const { req, deps, s3 } = exchange;
   const { partNumber, uploadId } = partTarget(exchange);
   const body = clientBody(exchange, {
     maxSize: MAX_PART_PLAINTEXT,
     describe: (size) =>
       `Part ${partNumber} is ${size} bytes; with the encryption overhead a part may carry at most ${MAX_PART_PLAINTEXT} bytes (S3's 5 GiB part limit).`,
   });
-  const { dek, nonce, wrappedDek } = await freshDataKey(deps.keys);
+  const { dek, nonce, wrappedDek } = await freshDataKey(deps.keys, s3);
   const header = {
     wrappedDek,
     nonce,

@@ -49,7 +49,7 @@ export async function putStreamedObject(exchange: Exchange): Promise<void> {
   const headers = forwardableRequestHeaders(req.headers, { dropIntegrity: true });
   translateConditions(headers);
   // A key is wrapped before the body is read, so an unavailable Vault costs the client only a 503.
-  let key: Awaited<ReturnType<typeof freshDataKey>> | undefined = await freshDataKey(deps.keys);
+  let key: Awaited<ReturnType<typeof freshDataKey>> | undefined = await freshDataKey(deps.keys, s3);
   exchange.continueBody();
   const parts = partsOf(exchange, body.stages, STREAMED_PART_SIZE, deps.maxObjectSize);
   let uploadId: string | undefined;
@@ -59,7 +59,7 @@ export async function putStreamedObject(exchange: Exchange): Promise<void> {
     if (first.done || second?.done) {
       const plaintext = first.done ? Buffer.alloc(0) : first.value;
       body.verify();
-      const { dek, nonce, wrappedDek } = key;
+      const { dek, nonce, wrappedDek, transitKey } = key;
       key = undefined;
       // The whole plaintext is held and verified here, so a trailer's checksum is known too (FORMAT.md 7.1).
       const checksum = checksumToStore(body.verifiedChecksumHeaders());
@@ -70,6 +70,7 @@ export async function putStreamedObject(exchange: Exchange): Promise<void> {
           wrappedDek,
           nonce,
           plaintextSize: plaintext.length,
+          transitKey,
           ...(checksum === undefined ? {} : { checksum: sealChecksum(dek, checksum) }),
         }),
       );
@@ -95,7 +96,7 @@ export async function putStreamedObject(exchange: Exchange): Promise<void> {
       conditions[name] = value;
       delete headers[name];
     }
-    Object.assign(headers, multipartEnvelopeHeaders());
+    Object.assign(headers, multipartEnvelopeHeaders(key.transitKey));
     checkMetadataSize(headers, objectResource(s3));
     const created = await deps.upstream.send({
       method: 'POST',
@@ -115,7 +116,7 @@ export async function putStreamedObject(exchange: Exchange): Promise<void> {
     while (!pending.done) {
       const plaintext = pending.value;
       const partNumber = completed.length + 1;
-      const { dek, nonce, wrappedDek } = key ?? (await freshDataKey(deps.keys));
+      const { dek, nonce, wrappedDek } = key ?? (await freshDataKey(deps.keys, s3));
       key = undefined;
       const header = {
         wrappedDek,

@@ -31,7 +31,7 @@ export async function putObject(exchange: Exchange): Promise<void> {
     describe: (size) =>
       `The object is ${size} bytes; this proxy accepts single PUTs up to ${deps.maxObjectSize} bytes (CLOUDTASER_S3PROXY_MAX_OBJECT_SIZE); larger objects go as multipart uploads.`,
   });
-  const { dek, nonce, wrappedDek } = await freshDataKey(deps.keys);
+  const { dek, nonce, wrappedDek, transitKey } = await freshDataKey(deps.keys, s3);
   const headers = forwardableRequestHeaders(req.headers, { dropIntegrity: true });
   translateConditions(headers);
   try {
@@ -45,6 +45,7 @@ export async function putObject(exchange: Exchange): Promise<void> {
         wrappedDek,
         nonce,
         plaintextSize: body.size,
+        transitKey,
         ...(checksum === undefined ? {} : { checksum: sealChecksum(dek, checksum) }),
       }),
     );

@@ -14,6 +14,7 @@ import {
   planWindow,
   type StoredEnvelope,
 } from '../envelope/index.ts';
+import type { KeyChoice } from '../kms/key-ring.ts';
 import type { KeyWrapper } from '../kms/key-wrapper.ts';
 import { S3Error } from '../s3/errors.ts';
 import { abandonBody, drainBody, type UpstreamClient } from '../upstream/client.ts';
@@ -69,9 +70,14 @@ export type PartSizes = 'located' | 'authenticated';
 export async function encryptedObject(
   envelope: StoredEnvelope,
   identity: ObjectIdentity,
-  services: { keys: KeyWrapper; upstream: UpstreamClient; layouts: LayoutCache },
+  ring: { keys: KeyChoice; upstream: UpstreamClient; layouts: LayoutCache },
   sizes: PartSizes = 'located',
 ): Promise<EncryptedObject> {
+  // The one place a read chooses its Transit key: refused here, before any Vault call, unless this location accepts it.
+  const services = {
+    ...ring,
+    keys: ring.keys.forRead(identity.bucket, identity.key, envelope.transitKey),
+  };
   if (envelope.format === 'v1') {
     if (identity.storedSize !== ciphertextSize(envelope.plaintextSize)) {
       throw new EnvelopeError(

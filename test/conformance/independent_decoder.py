@@ -15,6 +15,7 @@ Modes:
       AWS environment variables), unwrap the DEK(s) with Vault/OpenBao Transit over HTTP, and write
       the plaintext to FILE ('-' for stdout). FILE is written only when the whole object verified,
       and, when the envelope keeps the client's checksum (section 7.1), it opened and matched.
+      An object that records another Transit key (section 7) than M/NAME is refused, not unwrapped.
 
 Exit status: 0 success; 1 the object or a vector failed (the format error code is printed);
 2 bad usage; 3 S3, Vault or I/O trouble.
@@ -62,7 +63,9 @@ META_FORMAT = PREFIX + "format"
 META_DEK = PREFIX + "dek"
 META_NONCE = PREFIX + "nonce"
 META_SIZE = PREFIX + "size"
+META_TRANSIT_KEY = PREFIX + "transit-key"
 MAX_META_DEK = 1024
+MAX_META_TRANSIT_KEY = 256
 NONCE_RE = re.compile(r"[A-Za-z0-9+/]{16}")
 SIZE_RE = re.compile(r"0|[1-9][0-9]*")
 VISIBLE_RE = re.compile(rb"[\x21-\x7e]+")
@@ -153,8 +156,15 @@ def read_envelope(headers: dict) -> Optional[dict]:
     fmt = one(META_FORMAT)
     if fmt is None:
         return None
+    transit_key = one(META_TRANSIT_KEY)
+    if transit_key is not None and (
+        not (1 <= len(transit_key) <= MAX_META_TRANSIT_KEY) or not VISIBLE_RE.fullmatch(transit_key.encode("utf-8"))
+    ):
+        raise FormatError(
+            "ENVELOPE_BAD_FIELD", f"{META_TRANSIT_KEY} is not 1..{MAX_META_TRANSIT_KEY} visible ASCII characters"
+        )
     if fmt == "v1-multipart":
-        return {"format": "v1-multipart"}
+        return {"format": "v1-multipart", "transit_key": transit_key}
     if fmt != "v1":
         raise FormatError("ENVELOPE_UNKNOWN_FORMAT", f"unknown format {fmt!r}")
 
@@ -168,7 +178,7 @@ def read_envelope(headers: dict) -> Optional[dict]:
     size_text = required(META_SIZE)
     if not SIZE_RE.fullmatch(size_text) or int(size_text) > MAX_P:
         raise FormatError("ENVELOPE_BAD_FIELD", f"{META_SIZE} is not a decimal integer in 0..{MAX_P}")
-    envelope = {"format": "v1", "wrapped_dek": dek, "nonce": nonce, "size": int(size_text), "checksum": None}
+    envelope = {"format": "v1", "wrapped_dek": dek, "nonce": nonce, "size": int(size_text), "checksum": None, "transit_key": transit_key}
     sealed = one(META_CHECKSUM)
     if sealed is not None:
         envelope["checksum"] = sealed_checksum_bytes(sealed)
@@ -606,6 +616,10 @@ def check_vectors(path: str) -> int:
             if resealed != stored:
                 fail(name, "sealing the plaintext does not give the listed stored bytes")
         outcome, code, released = decode_vector(vector, stored)
+        if "transit_key" in vector and outcome == "success":
+            recorded = read_envelope(vector["metadata"])["transit_key"]
+            if recorded != vector["transit_key"]:
+                fail(name, f"recorded Transit key read as {recorded!r}, expected {vector['transit_key']!r}")
         if outcome != vector["expect"]:
             fail(name, f"expected {vector['expect']}, got {outcome} ({code})")
             continue
@@ -759,6 +773,15 @@ def decrypt_from_s3(args: argparse.Namespace) -> int:
         raise NoEnvelope(f"s3://{args.bucket}/{args.key} has no {META_FORMAT}: it was not written through the proxy")
     if envelope["format"] == "v1":
         check_stored_length(envelope["size"], response["ContentLength"])
+    # Section 7: the object names the key that wrapped its DEKs; this decoder unwraps only with the key it was
+    # given, so that an object the provider moved here from another tenant is not decrypted with that tenant's key.
+    given = f"{args.transit_mount.strip('/')}/{args.transit_key}"
+    if envelope["transit_key"] is not None and envelope["transit_key"] != given:
+        raise FormatError(
+            "TRANSIT_KEY_MISMATCH",
+            f"s3://{args.bucket}/{args.key} records Transit key {envelope['transit_key']}, not {given} "
+            "(--transit-mount/--transit-key); not unwrapped",
+        )
 
     unwrap = TransitUnwrapper(
         args.vault_addr, args.vault_token, args.transit_mount, args.transit_key, args.vault_namespace, args.vault_skip_verify

@@ -34,44 +34,61 @@ describe('the independent Python decoder decrypts objects the proxy stored', () 
     await rm(workdir, { recursive: true, force: true });
   });
 
+  /** The decoder's s3 mode on one object, with the services' Transit key unless told another. */
+  function decode(key: string, out: string, transitKey = services.vault.transitKey) {
+    return runClient(
+      join(VENV_BIN, 'python'),
+      [
+        join(ROOT, 'test', 'conformance', 'independent_decoder.py'),
+        's3',
+        '--endpoint',
+        services.s3.endpoint,
+        '--bucket',
+        bucket,
+        '--key',
+        key,
+        '--vault-addr',
+        services.vault.directAddr,
+        '--vault-token',
+        services.vault.proxyToken,
+        '--transit-mount',
+        services.vault.transitMount,
+        '--transit-key',
+        transitKey,
+        '--out',
+        out,
+      ],
+      {
+        AWS_ACCESS_KEY_ID: services.s3.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: services.s3.secretAccessKey,
+        AWS_DEFAULT_REGION: services.s3.region,
+      },
+    );
+  }
+
   for (const size of [0, 1, 65536, 65537, 2 * MiB + 9]) {
     it(`a ${size}-byte object, and the checksum its client sent`, async () => {
       const plaintext = patternBytes(size, size + 1);
       const key = `decoder/${size} bytes ü`;
       await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: plaintext }));
       const out = join(workdir, `${size}.out`);
-      const result = await runClient(
-        join(VENV_BIN, 'python'),
-        [
-          join(ROOT, 'test', 'conformance', 'independent_decoder.py'),
-          's3',
-          '--endpoint',
-          services.s3.endpoint,
-          '--bucket',
-          bucket,
-          '--key',
-          key,
-          '--vault-addr',
-          services.vault.directAddr,
-          '--vault-token',
-          services.vault.proxyToken,
-          '--transit-mount',
-          services.vault.transitMount,
-          '--transit-key',
-          services.vault.transitKey,
-          '--out',
-          out,
-        ],
-        {
-          AWS_ACCESS_KEY_ID: services.s3.accessKeyId,
-          AWS_SECRET_ACCESS_KEY: services.s3.secretAccessKey,
-          AWS_DEFAULT_REGION: services.s3.region,
-        },
-      );
+      const result = await decode(key, out);
       assert.equal(result.code, 0, result.output);
       assert.ok((await readFile(out)).equals(plaintext), 'decoded bytes equal what was written');
       // The SDK sent a CRC32 header; the proxy sealed it (FORMAT.md 7.1), the decoder opened and checked it.
       assert.match(result.output, /checksum CRC32:\S+ matches/);
     });
   }
+
+  it('refuses an object that records another Transit key than the one it is given, writing nothing', async () => {
+    await client.send(new PutObjectCommand({ Bucket: bucket, Key: 'decoder/other-key', Body: 'x' }));
+    const out = join(workdir, 'other-key.out');
+    const result = await decode('decoder/other-key', out, 'some-other-key');
+    assert.equal(result.code, 1, result.output);
+    assert.match(
+      result.output,
+      new RegExp(`records Transit key ${services.vault.transitMount}/${services.vault.transitKey}, not`),
+    );
+    await assert.rejects(readFile(out), 'no output file');
+  });
 });

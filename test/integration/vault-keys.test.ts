@@ -2,17 +2,10 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import {
-  bodyBytes,
-  createBucket,
-  errorCodeOf,
-  httpStatusOf,
-  patternBytes,
-  uniqueBucket,
-} from '../support/fixtures.ts';
+import { bodyBytes, createBucket, patternBytes, uniqueBucket } from '../support/fixtures.ts';
 import { type ProxyProcess, proxyS3Client, startProxy } from '../support/proxy-process.ts';
 import { createS3Client, type Services, useServices } from '../support/services.ts';
-import { bao, metric, metricsOf, ownTransitKey } from './vault-support.ts';
+import { bao, metric, metricsOf, ownTransitKey, rejection } from './vault-support.ts';
 
 const suffix = () => randomBytes(4).toString('hex');
 
@@ -30,21 +23,6 @@ async function storedWrappedDek(direct: S3Client, bucket: string, key: string): 
   const wrapped = head.Metadata?.['cloudtaser-dek'];
   assert.ok(wrapped !== undefined, `${key} carries a wrapped data key`);
   return wrapped;
-}
-
-async function rejection(
-  promise: Promise<unknown>,
-): Promise<{ status?: number; code?: string; message: string }> {
-  try {
-    await promise;
-  } catch (error) {
-    return {
-      ...(httpStatusOf(error) === undefined ? {} : { status: httpStatusOf(error) as number }),
-      ...(errorCodeOf(error) === undefined ? {} : { code: errorCodeOf(error) as string }),
-      message: error instanceof Error ? error.message : String(error),
-    };
-  }
-  assert.fail('expected the request to fail');
 }
 
 describe('Transit off the hot path: pre-wrapped keys for writes, cached keys for reads', () => {

@@ -3,7 +3,9 @@
  * policies, tokens, the jwt auth method standing in for Kubernetes auth), JWTs signed by the test, and
  * reading the proxy's /metrics.
  */
+import assert from 'node:assert/strict';
 import { createPrivateKey, generateKeyPairSync, type KeyObject, randomUUID, sign } from 'node:crypto';
+import { errorCodeOf, httpStatusOf } from '../support/fixtures.ts';
 import type { ServicesState } from '../support/services.ts';
 
 type Vault = ServicesState['vault'];
@@ -96,3 +98,19 @@ export async function metricsOf(proxy: { healthEndpoint: string }): Promise<stri
 
 /** Vault tokens as OpenBao issues them: never to be seen in the proxy's output. */
 export const VAULT_TOKEN_PATTERN = /\b[sbr]\.[A-Za-z0-9]{24}\b/;
+
+/** The status, code and message of an S3 request that must fail (a test failure if it succeeds). */
+export async function rejection(
+  promise: Promise<unknown>,
+): Promise<{ status?: number; code?: string; message: string }> {
+  try {
+    await promise;
+  } catch (error) {
+    return {
+      ...(httpStatusOf(error) === undefined ? {} : { status: httpStatusOf(error) as number }),
+      ...(errorCodeOf(error) === undefined ? {} : { code: errorCodeOf(error) as string }),
+      message: error instanceof Error ? error.message : String(error),
+    };
+  }
+  assert.fail('expected the request to fail');
+}

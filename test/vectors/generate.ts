@@ -13,10 +13,7 @@
  *
  * Run: node test/vectors/generate.ts [output path]
  */
-import { createHash } from 'node:crypto';
 import { existsSync, writeFileSync } from 'node:fs';
-import { Readable, Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import {
   ciphertextSize,
@@ -32,6 +29,7 @@ import {
   segmentNonce,
   uploadBinding,
 } from '../../src/envelope/index.ts';
+import { derive, sealBytes, sha256 } from './vector-support.ts';
 
 const S = 65536;
 const B = S + 16;
@@ -42,9 +40,6 @@ if (existsSync(output)) {
   process.exit(1);
 }
 
-const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
-const derive = (label: string, name: string, length: number) =>
-  createHash('sha256').update(`cloudtaser-s3/v1 test vector ${label} ${name}`).digest().subarray(0, length);
 
 type PlaintextSpec = { hex: string } | { pattern: 'i%251'; length: number };
 
@@ -58,20 +53,6 @@ function describePlaintext(data: Buffer, asPattern: boolean): PlaintextSpec {
   return asPattern ? { pattern: 'i%251', length: data.length } : { hex: data.toString('hex') };
 }
 
-async function sealBytes(plaintext: Buffer, dek: Buffer, nonce: Buffer, aad?: Buffer): Promise<Buffer> {
-  const out: Buffer[] = [];
-  await pipeline(
-    Readable.from(plaintext.length ? [plaintext] : []),
-    createSealStream({ dek, nonce, plaintextSize: plaintext.length, ...(aad ? { aad } : {}) }),
-    new Writable({
-      write(chunk: Buffer, _e, cb) {
-        out.push(chunk);
-        cb();
-      },
-    }),
-  );
-  return Buffer.concat(out);
-}
 
 type Base = { name: string; plaintext: Buffer; stored: Buffer; metadata: Record<string, string>; unwrap: Record<string, string> };
 const bases = new Map<string, Base>();

@@ -146,3 +146,45 @@ describe('isEnvelopeHeader', () => {
     assert.equal(isEnvelopeHeader('content-type'), false);
   });
 });
+
+describe('the recorded Transit key (x-amz-meta-cloudtaser-transit-key)', () => {
+  it('is written for single-part and multipart objects when given, and read back', () => {
+    const written = envelopeToHeaders({
+      format: 'v1',
+      wrappedDek,
+      nonce,
+      plaintextSize: 5,
+      transitKey: 'team-a/transit/key-a',
+    });
+    assert.equal(written['x-amz-meta-cloudtaser-transit-key'], 'team-a/transit/key-a');
+    assert.equal(readEnvelope(written)?.transitKey, 'team-a/transit/key-a');
+    const multipart = multipartEnvelopeHeaders('transit/key-b');
+    assert.deepEqual(readEnvelope(multipart), { format: 'v1-multipart', transitKey: 'transit/key-b' });
+  });
+
+  it('is absent when not given, which readers take as the default key', () => {
+    assert.equal(
+      'x-amz-meta-cloudtaser-transit-key' in
+        envelopeToHeaders({ format: 'v1', wrappedDek, nonce, plaintextSize: 0 }),
+      false,
+    );
+    assert.deepEqual(multipartEnvelopeHeaders(), { 'x-amz-meta-cloudtaser-format': 'v1-multipart' });
+    assert.equal(readEnvelope(headers)?.transitKey, undefined);
+  });
+
+  it('is never written malformed, and a malformed one read is ENVELOPE_BAD_FIELD', () => {
+    assert.throws(
+      () =>
+        envelopeToHeaders({ format: 'v1', wrappedDek, nonce, plaintextSize: 0, transitKey: 'transit/a b' }),
+      (error: unknown) => error instanceof EnvelopeError && error.code === 'ENVELOPE_BAD_FIELD',
+    );
+    assert.throws(
+      () =>
+        readEnvelope({
+          'x-amz-meta-cloudtaser-format': 'v1-multipart',
+          'x-amz-meta-cloudtaser-transit-key': ['a/b', 'a/c'],
+        }),
+      (error: unknown) => error instanceof EnvelopeError && error.code === 'ENVELOPE_BAD_FIELD',
+    );
+  });
+});

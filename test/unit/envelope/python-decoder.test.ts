@@ -45,6 +45,12 @@ describe('independent Python decoder (written from docs/FORMAT.md alone)', () =>
     assert.match(run.stdout, /\d+ checks, 0 failed \(76 object vectors\)/);
   });
 
+  it('passes every frozen vector of the recorded Transit key', async () => {
+    const run = await runDecoder(['vectors', join(root, 'test/vectors/format-v1-transit-key.json')]);
+    assert.equal(run.code, 0, `${run.stdout}\n${run.stderr}`);
+    assert.match(run.stdout, /\d+ checks, 0 failed \(8 object vectors\)/);
+  });
+
   type VectorFile = {
     object_vectors: Array<Record<string, unknown>>;
     multipart_vectors: Array<Record<string, unknown>>;

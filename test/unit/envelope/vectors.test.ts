@@ -80,7 +80,16 @@ type VectorFile = {
 const file = JSON.parse(
   readFileSync(new URL('../../vectors/format-v1.json', import.meta.url), 'utf8'),
 ) as VectorFile;
-const vectors = [...file.object_vectors, ...file.multipart_vectors];
+/** The recorded Transit key's vectors (decision 0013): the same layout, frozen the same way. */
+const transitKeyFile = JSON.parse(
+  readFileSync(new URL('../../vectors/format-v1-transit-key.json', import.meta.url), 'utf8'),
+) as VectorFile;
+const vectors = [
+  ...file.object_vectors,
+  ...file.multipart_vectors,
+  ...transitKeyFile.object_vectors,
+  ...transitKeyFile.multipart_vectors,
+];
 const byName = new Map(vectors.map((vector) => [vector.name, vector]));
 const built = new Map<string, Buffer>();
 
@@ -220,6 +229,15 @@ async function decode(vector: Vector, stored: Buffer, pieces?: Buffer[]): Promis
 }
 
 describe('frozen format-v1 vectors', () => {
+  it('reads the recorded Transit key of every vector that names one (absent: null, the default key)', () => {
+    const named = vectors.filter((vector) => 'transit_key' in vector);
+    assert.equal(named.length, 4);
+    for (const vector of named) {
+      const expected = (vector as { transit_key: string | null }).transit_key;
+      assert.equal(readEnvelope(vector.metadata)?.transitKey, expected ?? undefined, vector.name);
+    }
+  });
+
   it('uses the segment size of the code', () => {
     assert.equal(file.segment_size, S);
   });

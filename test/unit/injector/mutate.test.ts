@@ -250,6 +250,12 @@ describe('mutation: refusals name the annotation', () => {
       expected: /annotation cloudtaser\.io\/s3-proxy-client-credentials-secret must be the name of a Secret/,
     },
     {
+      annotation: 'cloudtaser.io/s3-proxy-transit-keys',
+      value: 'bucket-a=key-a,bucket-a=key-b,Bad=key',
+      expected:
+        /annotation cloudtaser\.io\/s3-proxy-transit-keys: CLOUDTASER_S3PROXY_TRANSIT_KEYS must be .*entry 2 .*same location as entry 1.*entry 3 .*"Bad" is not a bucket name/,
+    },
+    {
       annotation: 'cloudtaser.io/s3-proxy',
       value: 'yes',
       expected: /annotation cloudtaser\.io\/s3-proxy must be "true" or "false"/,
@@ -276,6 +282,7 @@ describe('mutation: annotations and settings', () => {
   it('maps the optional annotations onto the proxy variables and the resources', () => {
     const pod = seedPod({
       'cloudtaser.io/s3-proxy-transit-mount': 'eu/transit',
+      'cloudtaser.io/s3-proxy-transit-keys': 'bucket-a=key-a,bucket-b/exports/=transit2:exports',
       'cloudtaser.io/vault-auth-path': 'k8s-prod',
       'cloudtaser.io/vault-namespace': 'team-a',
       'cloudtaser.io/vault-ca-configmap': 'vault-ca',
@@ -290,6 +297,7 @@ describe('mutation: annotations and settings', () => {
     const sidecar = sidecarOf(injected);
     const env = envOf(sidecar);
     assert.equal(env.CLOUDTASER_S3PROXY_TRANSIT_MOUNT, 'eu/transit');
+    assert.equal(env.CLOUDTASER_S3PROXY_TRANSIT_KEYS, 'bucket-a=key-a,bucket-b/exports/=transit2:exports');
     assert.equal(env.VAULT_AUTH_MOUNT_PATH, 'k8s-prod');
     assert.equal(env.VAULT_NAMESPACE, 'team-a');
     assert.equal(env.VAULT_CACERT, '/etc/cloudtaser/vault-ca/ca.crt');
