@@ -15,11 +15,11 @@ import { type Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
+import { startCountingRelay } from '../test/support/counting-relay.ts';
 import { createBucket, MiB, uniqueBucket } from '../test/support/fixtures.ts';
 import { type ProxyProcess, proxyS3Client, startProxy } from '../test/support/proxy-process.ts';
 import { createS3Client, loadServices, type Services } from '../test/support/services.ts';
 import { generatedBody } from './clients.ts';
-import { startCountingRelay } from './counting-relay.ts';
 import { cpuSeconds } from './proc.ts';
 
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);

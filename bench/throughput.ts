@@ -11,11 +11,11 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
+import { startCountingRelay } from '../test/support/counting-relay.ts';
 import { MiB, seededRandom, uniqueBucket } from '../test/support/fixtures.ts';
 import { loadServices, REPO_ROOT, type Services } from '../test/support/services.ts';
 import { type CipherCost, measureCipherCost } from './cipher-cost.ts';
 import { type BenchClient, curlClient, generatedBody, type Range, sdkClient } from './clients.ts';
-import { startCountingRelay } from './counting-relay.ts';
 import { currentLoad, describeMachine } from './machine.ts';
 import { cpuSeconds, peakRssMiB, resetPeakRss, rssMiB } from './proc.ts';
 import {

@@ -66,4 +66,11 @@ export {
   segmentCount,
   segmentPlainLength,
 } from './size.ts';
-export { fullWindow, planWindow, type SegmentWindow } from './window.ts';
+export {
+  fullWindow,
+  planWindow,
+  type RequestedRange,
+  type SegmentWindow,
+  type StoredRequest,
+  storedRequestFor,
+} from './window.ts';

@@ -13,6 +13,11 @@ export type OpenOptions = {
   window?: SegmentWindow;
   /** AAD_V1 unless opening something else sealed the same way (tests of other AADs). */
   aad?: Buffer;
+  /**
+   * Stored bytes that come before the window and are dropped unread: a read that could not know where
+   * the window starts (a suffix range) fetched this many more.
+   */
+  skip?: number;
 };
 
 /**
@@ -27,6 +32,7 @@ export function createOpenStream(options: OpenOptions): Transform {
 
 class OpenStream extends Transform {
   readonly #opener: SegmentOpener;
+  #skip: number;
   readonly #release = (plaintext: Buffer) => {
     this.push(plaintext);
   };
@@ -40,12 +46,15 @@ class OpenStream extends Transform {
       plaintextSize: options.plaintextSize,
       window: options.window,
     });
+    this.#skip = options.skip ?? 0;
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
     try {
-      const used = this.#opener.write(chunk, 0, this.#release);
-      if (used < chunk.length) {
+      const skipped = Math.min(this.#skip, chunk.length);
+      this.#skip -= skipped;
+      const used = this.#opener.write(chunk, skipped, this.#release);
+      if (skipped + used < chunk.length) {
         throw new EnvelopeError(
           'TRAILING_DATA',
           `stored data continues after the expected ${this.#opener.storedLength} bytes`,

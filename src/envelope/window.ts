@@ -1,4 +1,4 @@
-import { SEALED_SEGMENT_SIZE, SEGMENT_SIZE } from './constants.ts';
+import { MAX_PLAINTEXT_SIZE, SEALED_SEGMENT_SIZE, SEGMENT_SIZE, TAG_SIZE } from './constants.ts';
 import { ciphertextSize, segmentCount } from './size.ts';
 
 /**
@@ -57,5 +57,35 @@ export function fullWindow(plainSize: number): SegmentWindow {
     cipherEndInclusive: ciphertextSize(plainSize) - 1,
     skip: 0,
     length: plainSize,
+  };
+}
+
+/** A plaintext range as a request names it, before the object's size is known. */
+export type RequestedRange = { first: number; last: number | undefined } | { suffix: number };
+
+/** Stored bytes to ask for: start..end inclusive (end undefined: to the end), or the last `suffix` bytes. */
+export type StoredRequest = { start: number; end: number | undefined } | { suffix: number };
+
+/** No object's plaintext reaches this, so positions from here on need no exact arithmetic. */
+const SEGMENT_LIMIT = MAX_PLAINTEXT_SIZE / SEGMENT_SIZE;
+
+/**
+ * The stored bytes of a single-part object that hold a plaintext range, chosen before its plaintext
+ * size is known. The layout depends on the size alone (docs/FORMAT.md) and S3 ends a range at the end of
+ * the object, so the sealed segments holding plaintext first..last are the same for every size: exactly
+ * the window planWindow gives once the size is known. The last n plaintext bytes begin fewer than
+ * n + S bytes before the end, in a segment that starts within n + S - 1 plaintext bytes and their tags of
+ * the stored end; a stored suffix that long holds them for every size, and the reader skips what comes
+ * before the window.
+ */
+export function storedRequestFor(range: RequestedRange): StoredRequest {
+  if ('suffix' in range) {
+    const span = range.suffix + SEGMENT_SIZE - 1;
+    return { suffix: Math.min(Number.MAX_SAFE_INTEGER, span + TAG_SIZE * Math.ceil(span / SEGMENT_SIZE)) };
+  }
+  const segmentOf = (position: number) => Math.min(Math.floor(position / SEGMENT_SIZE), SEGMENT_LIMIT);
+  return {
+    start: segmentOf(range.first) * SEALED_SEGMENT_SIZE,
+    end: range.last === undefined ? undefined : (segmentOf(range.last) + 1) * SEALED_SEGMENT_SIZE - 1,
   };
 }

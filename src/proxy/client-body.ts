@@ -25,7 +25,7 @@ import { firstHeader } from './headers.ts';
  */
 export type ClientBody = {
   readonly size: number;
-  /** Raw request body in, plaintext out; to be piped from the request in this order. */
+  /** Raw request body in, plaintext out; to be piped from the request in this order (none: the body is the plaintext). */
   readonly stages: Transform[];
   /** Throws the S3 error for a checksum mismatch; valid once the last stage has ended. */
   verify(): void;
@@ -72,15 +72,16 @@ function checkedPlaintext(exchange: Exchange, size: number | undefined): Streame
     : undefined;
   const algorithms = new Set<ChecksumAlgorithm>(expected.map((e) => e.algorithm));
   if (trailerAlgorithm !== undefined) algorithms.add(trailerAlgorithm);
-  const tap = createChecksumTap(algorithms);
+  // Without a declared checksum there is nothing to compute, and no stage to pass the body through.
+  const tap = algorithms.size === 0 ? undefined : createChecksumTap(algorithms);
   let verified: ExpectedChecksum[] = [];
   return {
-    stages: decoder === undefined ? [tap] : [decoder, tap],
+    stages: [decoder, tap].filter((stage) => stage !== undefined),
     verify() {
       const all = [...expected];
       if (trailerAlgorithm !== undefined && decoder !== undefined)
         all.push(expectedTrailerChecksum(trailerAlgorithm, decoder.trailers));
-      verifyChecksums(tap, all);
+      if (tap !== undefined) verifyChecksums(tap, all);
       verified = all;
     },
     verifiedChecksumHeaders() {

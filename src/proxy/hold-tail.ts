@@ -3,8 +3,8 @@ import { Transform, type TransformCallback } from 'node:stream';
 /**
  * Passes chunks on one behind, and the last one only once its input has ended and `check` passed: a
  * stream that fails, or a check that fails, leaves whatever reads from this short of its last chunk.
- * Uploads use it so that a failed checksum leaves the upstream request short of its Content-Length;
- * reads, so that a reader failing after its last plaintext byte never yields a complete-looking response.
+ * Uploads use it so that a failed checksum leaves the upstream request short of its Content-Length (reads
+ * hold their last chunk back the same way, in the writer of src/proxy/object-get.ts).
  */
 export class HoldTailUntil extends Transform {
   readonly #check: () => void | Promise<void>;

@@ -1,9 +1,15 @@
-import type { ServerResponse } from 'node:http';
-import { type Readable, type Transform, Writable } from 'node:stream';
+import type { Readable, Transform } from 'node:stream';
 import type { PlainChecksum } from '../envelope/checksum.ts';
+import {
+  EnvelopeError,
+  FORMAT_V1,
+  META_FORMAT,
+  type StoredRequest,
+  storedRequestFor,
+} from '../envelope/index.ts';
+import { type ParsedRange, parseRange } from '../s3/range.ts';
 import { abandonBody, drainBody, type UpstreamResponse } from '../upstream/client.ts';
 import { type Exchange, objectResource } from './exchange.ts';
-import { HoldTailUntil } from './hold-tail.ts';
 import {
   answerNotModified,
   encryptedObjectOf,
@@ -13,6 +19,7 @@ import {
   plaintextRange,
   type ReadRequest,
   readRequest,
+  storedRangeOf,
   unencryptedRefusal,
 } from './object-read.ts';
 import { relayResponse } from './relay.ts';
@@ -27,10 +34,10 @@ import type { EncryptedObject, PlainRange } from './stored-object.ts';
  */
 export async function getObject(exchange: Exchange): Promise<void> {
   const request = readRequest(exchange);
-  if (request.rangeHeader !== undefined || request.partNumber !== undefined) {
-    await getObjectRange(exchange, request);
-    return;
-  }
+  if (request.partNumber !== undefined) return getObjectAfterHead(exchange, request);
+  const parsed = parseRange(request.rangeHeader);
+  // S3 ignores a Range header it cannot parse and answers with the whole object.
+  if (parsed !== undefined && parsed !== 'invalid') return getObjectRange(exchange, request, parsed);
   const response = await send(exchange, request, {});
   if (response.status !== 200) return answerNonSuccess(exchange, response);
   // A whole-object read verifies every part header before it releases that part's bytes: the sizes as
@@ -44,10 +51,89 @@ export async function getObject(exchange: Exchange): Promise<void> {
 }
 
 /**
- * A range needs the plaintext size before the stored range can be chosen; the HEAD that supplies it also
- * pins the version: the GET that follows carries If-Match on the HEAD's ETag.
+ * A range of a single-part object costs one upstream GET: its stored layout depends on the plaintext
+ * size alone, so the stored bytes are chosen before the size is known, and the answer's envelope and
+ * Content-Range confirm them. An object of another layout (multipart, or stored without encryption)
+ * answers that GET with the headers a HEAD would have given, and its read is planned from them; one
+ * known to be multipart starts with a HEAD instead, so that no body is fetched only to be dropped.
  */
-async function getObjectRange(exchange: Exchange, request: ReadRequest): Promise<void> {
+async function getObjectRange(exchange: Exchange, request: ReadRequest, parsed: ParsedRange): Promise<void> {
+  if (exchange.deps.layouts.knowsMultipart(exchange.s3.bucket ?? '', exchange.s3.key ?? '')) {
+    return getObjectAfterHead(exchange, request);
+  }
+  const planned = storedRequestFor(
+    parsed.kind === 'suffix'
+      ? { suffix: parsed.length }
+      : { first: parsed.first, last: parsed.kind === 'bounded' ? parsed.last : undefined },
+  );
+  const response = await send(exchange, request, { range: storedRangeHeader(planned) });
+  if (response.status === 206 && firstString(response.headers[META_FORMAT]) === FORMAT_V1) {
+    return serveSinglePartRange(exchange, request, response, planned);
+  }
+  if (response.status !== 206 && response.status !== 200 && response.status !== 416) {
+    return answerNonSuccess(exchange, response);
+  }
+  discardBody(response);
+  // A range past the end of the stored bytes: only a HEAD tells the plaintext size the answer names.
+  if (response.status === 416) return getObjectAfterHead(exchange, request);
+  await getObjectAs(exchange, request, response);
+}
+
+/**
+ * Reads a single-part range from the answer to the GET planned for it. The envelope's plaintext size,
+ * the Content-Range total and the stored bytes the answer carries are the upstream's word: they must
+ * be exactly what S3 answers to the planned request on an object of that size, and hold the window the
+ * range needs; the segments themselves are then authenticated as they are opened.
+ */
+async function serveSinglePartRange(
+  exchange: Exchange,
+  request: ReadRequest,
+  response: UpstreamResponse,
+  planned: StoredRequest,
+): Promise<void> {
+  let object: EncryptedObject | undefined;
+  let range: PlainRange | undefined;
+  let skip: number;
+  try {
+    // The stored size is the Content-Range total, checked against the envelope's plaintext size.
+    object = await encryptedObjectOf(exchange, response, { sizes: 'located' });
+    if (object === undefined || object.partCount !== undefined) {
+      throw new EnvelopeError('ENVELOPE_BAD_FIELD', 'a single-part envelope describes another layout');
+    }
+    range = plaintextRange(request, object, objectResource(exchange.s3));
+    const needed = object.storedRange(range);
+    const answered = answeredRange(planned, needed, response);
+    skip = needed.start - answered.start;
+  } catch (error) {
+    abandonBody(response.body);
+    throw error;
+  }
+  await streamPlaintext(exchange, response, object, range, request, skip);
+}
+
+/**
+ * The stored bytes the answer carries, if they are the ones S3 answers to `planned` on an object of
+ * the stored size the answer names (the envelope's, by now) and they end where the window `needed` ends.
+ */
+function answeredRange(planned: StoredRequest, needed: PlainRange, response: UpstreamResponse): PlainRange {
+  const got = storedRangeOf(response);
+  if (got !== undefined) {
+    const last = got.size - 1;
+    const start = 'suffix' in planned ? Math.max(0, got.size - planned.suffix) : planned.start;
+    const end = 'suffix' in planned || planned.end === undefined ? last : Math.min(planned.end, last);
+    if (got.start === start && got.end === end && start <= needed.start && end === needed.end) return got;
+  }
+  throw new EnvelopeError(
+    'SIZE_MISMATCH',
+    `the upstream answered stored bytes ${firstString(response.headers['content-range'])} where ${needed.start}-${needed.end} hold the range`,
+  );
+}
+
+/**
+ * A partNumber read, or a range that the planned GET could not answer: a HEAD supplies the plaintext size
+ * and the layout, and pins the version for the GET that follows.
+ */
+async function getObjectAfterHead(exchange: Exchange, request: ReadRequest): Promise<void> {
   const head = await exchange.deps.upstream.send({
     method: 'HEAD',
     bucket: exchange.s3.bucket,
@@ -61,7 +147,19 @@ async function getObjectRange(exchange: Exchange, request: ReadRequest): Promise
     // A HEAD error has no body; ask again with GET so the client gets the upstream's full S3 error.
     return answerNonSuccess(exchange, await send(exchange, request, { range: request.rangeHeader }, true));
   }
-  const object = await encryptedObjectOf(exchange, head, { sizes: partSizesFor(request) });
+  await getObjectAs(exchange, request, head);
+}
+
+/**
+ * The range or part of the object `described` (a HEAD's answer, or a GET's whose body is gone) shows:
+ * its stored bytes are fetched with If-Match on its ETag, so they come from that version.
+ */
+async function getObjectAs(
+  exchange: Exchange,
+  request: ReadRequest,
+  described: UpstreamResponse,
+): Promise<void> {
+  const object = await encryptedObjectOf(exchange, described, { sizes: partSizesFor(request) });
   if (object === undefined) {
     const response = await send(exchange, request, { range: request.rangeHeader }, true);
     if (response.status !== 200 && response.status !== 206) return answerNonSuccess(exchange, response);
@@ -71,10 +169,24 @@ async function getObjectRange(exchange: Exchange, request: ReadRequest): Promise
   const stored = object.storedRange(range);
   const response = await send(exchange, request, {
     ...(range === undefined ? {} : { range: `bytes=${stored.start}-${stored.end}` }),
-    'if-match': firstString(head.headers.etag),
+    'if-match': firstString(described.headers.etag),
   });
   if (response.status !== 206 && response.status !== 200) return answerNonSuccess(exchange, response);
   await streamPlaintext(exchange, response, object, range, request);
+}
+
+function storedRangeHeader(planned: StoredRequest): string {
+  if ('suffix' in planned) return `bytes=-${planned.suffix}`;
+  return `bytes=${planned.start}-${planned.end ?? ''}`;
+}
+
+/** Bodies of this size are read to their end, so that their connection is kept; larger ones are cut. */
+const DISCARD_DRAIN_LIMIT = 1024 * 1024;
+
+function discardBody(response: UpstreamResponse): void {
+  const length = Number(firstString(response.headers['content-length']) ?? Number.NaN);
+  if (length <= DISCARD_DRAIN_LIMIT) drainBody(response.body);
+  else abandonBody(response.body);
 }
 
 async function send(
@@ -117,9 +229,11 @@ async function serveUnencrypted(exchange: Exchange, response: UpstreamResponse):
 }
 
 /**
- * Upstream body → verifying reader → the last chunk held until the reader ended cleanly → the client.
- * Rejects with the reader's error (the caller answers it: an S3 error, or a cut body once the status
- * line is out); resolves when the response is done or the client went away.
+ * Upstream body → verifying reader → the client, one chunk behind: the last chunk the reader released
+ * goes out only once the reader has ended cleanly, so a read that fails anywhere never yields a
+ * complete-looking response, and one that fails within its first chunk is an S3 error. Rejects with the
+ * reader's error (the caller answers it: an S3 error, or a cut body once the status line is out);
+ * resolves when the response is done or the client went away.
  */
 async function streamPlaintext(
   exchange: Exchange,
@@ -127,13 +241,14 @@ async function streamPlaintext(
   object: EncryptedObject,
   range: PlainRange | undefined,
   request: ReadRequest,
+  skip?: number,
 ): Promise<void> {
   const { res } = exchange;
   const upstreamBody: Readable = response.body;
   let open: Transform;
   let checksum: PlainChecksum | undefined;
   try {
-    open = await object.open(range);
+    open = await object.open(range, skip);
     // Opened on every GET, returned or not: a sealed checksum that does not open fails the read.
     checksum = await object.checksum().catch((error: unknown) => {
       open.destroy();
@@ -144,13 +259,34 @@ async function streamPlaintext(
     throw error;
   }
   const { status, headers } = plaintextHeaders(response, object, range, exchange, request, checksum);
-  const held = new HoldTailUntil(() => {});
-  const client = clientWriter(exchange, status, headers);
   upstreamBody.on('error', (error) => open.destroy(error));
   await new Promise<void>((resolve, reject) => {
+    const resume = () => open.resume();
+    const uncork = () => res.uncork();
+    let held: Buffer | undefined;
+    // Each chunk is counted once it is handed to the response, so the request log's byte count is
+    // what the client was sent.
+    const send = (chunk: Buffer): void => {
+      if (!res.headersSent) res.writeHead(status, headers);
+      // Segments opened in one turn of the event loop leave in one writev instead of one write each.
+      if (res.writableCorked === 0) {
+        res.cork();
+        setImmediate(uncork);
+      }
+      exchange.bytesOut += chunk.length;
+      if (!res.write(chunk)) {
+        open.pause();
+        res.once('drain', resume);
+      }
+    };
+    const release = (chunk: Buffer): void => {
+      const previous = held;
+      held = chunk;
+      if (previous !== undefined) send(previous);
+    };
     open.once('error', (error) => {
-      open.unpipe(held);
-      held.unpipe(client);
+      open.off('data', release);
+      held = undefined;
       abandonBody(upstreamBody);
       reject(error);
     });
@@ -161,36 +297,12 @@ async function streamPlaintext(
       }
       resolve();
     });
-    upstreamBody.pipe(open).pipe(held).pipe(client);
-  });
-}
-
-/**
- * Writes plaintext to the client: the status line with the first chunk, and every chunk counted only
- * once it is handed to the response, so the request log's byte count is what the client was sent.
- */
-function clientWriter(
-  exchange: Exchange,
-  status: number,
-  headers: Record<string, string | string[]>,
-): Writable {
-  const res: ServerResponse = exchange.res;
-  return new Writable({
-    write(chunk: Buffer, _encoding, callback) {
-      if (!res.headersSent) res.writeHead(status, headers);
-      // Writes made in one turn of the event loop leave as one writev instead of one syscall per segment.
-      if (res.writableCorked === 0) {
-        res.cork();
-        setImmediate(() => res.uncork());
-      }
-      exchange.bytesOut += chunk.length;
-      if (res.write(chunk)) callback();
-      else res.once('drain', () => callback());
-    },
-    final(callback) {
+    open.on('data', release);
+    open.once('end', () => {
+      if (held !== undefined) send(held);
       if (!res.headersSent) res.writeHead(status, headers);
       res.end();
-      callback();
-    },
+    });
+    upstreamBody.pipe(open);
   });
 }

@@ -1,4 +1,4 @@
-import { pipeline, Readable, type Transform } from 'node:stream';
+import { PassThrough, pipeline, Readable, type Transform } from 'node:stream';
 import {
   ciphertextSize,
   createPartSealStream,
@@ -211,7 +211,9 @@ async function* partsOf(
   maxTotal: number,
 ): AsyncGenerator<Buffer, void, undefined> {
   const { req } = exchange;
-  const [head, ...rest] = stages;
+  // A stage of its own between the request and the reader, so that stopping early never destroys the
+  // request (and with it the connection the error answer goes out on).
+  const [head, ...rest] = stages.length > 0 ? stages : [new PassThrough()];
   if (head === undefined) throw new Error('no body stages');
   const tail: Readable = rest.at(-1) ?? head;
   req.on('close', () => {

@@ -114,6 +114,13 @@ export function partSizesFor(request: ReadRequest): PartSizes {
   return request.rangeHeader === undefined && request.partNumber === undefined ? 'located' : 'authenticated';
 }
 
+/** The stored bytes a 206 carries (inclusive) and the whole stored size, from its Content-Range. */
+export function storedRangeOf(response: UpstreamResponse): (PlainRange & { size: number }) | undefined {
+  const match = /^bytes (\d+)-(\d+)\/(\d+)$/.exec(firstString(response.headers['content-range']) ?? '');
+  if (match === null) return undefined;
+  return { start: Number(match[1]), end: Number(match[2]), size: Number(match[3]) };
+}
+
 /** The whole stored size, from a 200's Content-Length or a 206's Content-Range. */
 function storedSizeOf(response: UpstreamResponse): number {
   const range = firstString(response.headers['content-range']);

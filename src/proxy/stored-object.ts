@@ -33,8 +33,11 @@ export type EncryptedObject = {
   partRange(partNumber: number, resource: string): PlainRange | undefined;
   /** Stored bytes (inclusive) to fetch for a plaintext range; undefined range = the whole object. */
   storedRange(range: PlainRange | undefined): PlainRange;
-  /** Unwraps the data key (for multipart: the first part's) before returning, so a Vault fault comes before any header. */
-  open(range: PlainRange | undefined): Promise<Transform>;
+  /**
+   * Unwraps the data key (for multipart: the first part's) before returning, so a Vault fault comes before any
+   * header. `skip`: stored bytes before storedRange(range) that the body fed in starts with (single-part only).
+   */
+  open(range: PlainRange | undefined, skip?: number): Promise<Transform>;
   /**
    * The client's checksum of the whole plaintext, opened from the envelope (docs/FORMAT.md 7.1); undefined
    * when none was stored (always, for a multipart object). Rejects when the sealed value does not open.
@@ -96,7 +99,7 @@ export async function encryptedObject(
         const window = planWindow(envelope.plaintextSize, range.start, range.end);
         return { start: window.cipherStart, end: window.cipherEndInclusive };
       },
-      async open(range) {
+      async open(range, skip) {
         const dek = await services.keys.unwrapKey(envelope.wrappedDek);
         // A GET returns the sealed checksum too: open it with this key rather than unwrap a second time.
         if (envelope.checksum !== undefined && openedChecksum === undefined) {
@@ -111,6 +114,7 @@ export async function encryptedObject(
           ...(range === undefined
             ? {}
             : { window: planWindow(envelope.plaintextSize, range.start, range.end) }),
+          ...(skip === undefined ? {} : { skip }),
         });
         stream.once('close', () => dek.fill(0));
         return stream;
@@ -183,7 +187,8 @@ export function multipartObject(layout: PartLayout, keys: KeyWrapper): Encrypted
       const planned = planMultipartRead(layout, range.start, range.end);
       return { start: planned.cipherStart, end: planned.cipherEndInclusive };
     },
-    async open(range) {
+    async open(range, skip) {
+      if (skip) throw new RangeError('a multipart read starts at its first needed byte');
       const { start, end } = whole(range);
       const firstPart = layout.parts.find((p) => p.plainOffset + p.plainSize > start) ?? layout.parts[0];
       const firstKey =
@@ -274,6 +279,13 @@ export class LayoutCache {
       entry.authenticated = this.#settle(identity, entry, 'authenticated', known.then(authenticate));
     }
     return entry.authenticated;
+  }
+
+  /** Whether some version of this object had a multipart layout found here (a hint, nothing is trusted from it). */
+  knowsMultipart(bucket: string, key: string): boolean {
+    const prefix = `${bucket}\n${key}\n`;
+    for (const name of this.#entries.keys()) if (name.startsWith(prefix)) return true;
+    return false;
   }
 
   /** The entry of a version, as the most recently used one. */

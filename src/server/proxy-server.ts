@@ -3,6 +3,13 @@ import type { Duplex } from 'node:stream';
 import type { ProxyRequestHandler } from '../proxy/router.ts';
 
 /**
+ * Bytes a response buffers before write() asks the handler to wait (and a request body before its socket
+ * pauses). Node's default, 64 KiB, is one segment of plaintext: every segment written would wait for the
+ * socket to drain before the next one is opened, and leave in a write of its own.
+ */
+const STREAM_HIGH_WATER_MARK = 256 * 1024;
+
+/**
  * The S3 listener. `Expect: 100-continue` is left to the handler, which answers it only once it wants the body.
  * Node bounds the headers (408 after `headerTimeoutMs`, checked often enough to be on time); bodies and
  * responses are watched by client-limits.ts, which counts only the client's turns. No bound on a whole
@@ -18,6 +25,7 @@ export function createProxyServer(
     headersTimeout: options.headerTimeoutMs,
     connectionsCheckingInterval: Math.max(25, Math.min(1000, options.headerTimeoutMs / 10)),
     maxHeaderSize: 64 * 1024,
+    highWaterMark: STREAM_HIGH_WATER_MARK,
   });
   const answering = new WeakMap<Duplex, Pending>();
   const handle = (req: IncomingMessage, res: ServerResponse, expectsContinue: boolean) => {

@@ -18,6 +18,13 @@ export const UNSIGNED_PAYLOAD = 'UNSIGNED-PAYLOAD';
  */
 const METHODS_WITH_PAYLOAD = new Set(['PUT', 'POST', 'PATCH']);
 
+/**
+ * Response bytes undici buffers before it stops reading the socket. Its default, 64 KiB, is less than one
+ * sealed segment (65552 bytes), so a reader a little behind would pause and resume the socket for every
+ * segment; a few segments of slack let several arrive, and be opened, in one turn.
+ */
+const RESPONSE_HIGH_WATER_MARK = 256 * 1024;
+
 export type UpstreamAddressing = 'auto' | 'path' | 'virtual';
 
 export type UpstreamOptions = {
@@ -168,6 +175,7 @@ export class UpstreamClient {
       headers: signed.headers,
       body: body ?? null,
       signal: request.signal ?? null,
+      highWaterMark: RESPONSE_HIGH_WATER_MARK,
     });
     return { status: response.statusCode, headers: response.headers, body: response.body };
   }

@@ -445,8 +445,12 @@ describe('an upstream connection cut in the middle of a body fails the read and 
       ['GET partNumber=1', '?partNumber=1', {}],
     ] as const) {
       it(`${name} of the ${key} object: a cut upstream body cuts the response short, the proxy goes on`, async () => {
-        relay.cutNextTransferAfter(3 * MiB);
-        const view = await readThroughProxy(proxy.endpoint, `/${bucket}/${key}${query}`, { headers });
+        // Every transfer: a range read of a multipart object first meets a GET planned for a
+        // single-part one, whose body it drops.
+        relay.cutEveryTransferAfter(3 * MiB);
+        const view = await readThroughProxy(proxy.endpoint, `/${bucket}/${key}${query}`, {
+          headers,
+        }).finally(() => relay.stopCutting());
         assert.deepEqual(readViolations(view, plaintext), []);
         assert.equal(view.complete, false, `the read answered ${view.status} and looked complete`);
         await stillServing();

@@ -155,12 +155,15 @@ export function readViolations(view: ClientView, original: Buffer): string[] {
 }
 
 /**
- * A TCP relay in front of the upstream that, once armed, cuts the first connection that carries more
- * than `bytes` bytes towards the proxy: an upstream connection lost in the middle of a body.
+ * A TCP relay in front of the upstream that, once armed, cuts the first connection (or, armed for
+ * every transfer, each connection until stopped) that carries more than `bytes` bytes towards the proxy:
+ * an upstream connection lost in the middle of a body.
  */
 export type CuttingRelay = {
   readonly endpoint: string;
   cutNextTransferAfter(bytes: number): void;
+  cutEveryTransferAfter(bytes: number): void;
+  stopCutting(): void;
   close(): Promise<void>;
 };
 
@@ -168,6 +171,7 @@ export async function startCuttingRelay(target: string): Promise<CuttingRelay> {
   const { hostname, port } = new URL(target);
   const sockets = new Set<Socket>();
   let limit: number | undefined;
+  let once = true;
   const counted = new Map<Socket, number>();
   const server = createServer((client) => {
     const upstream = connect({ host: hostname, port: Number(port) });
@@ -187,8 +191,10 @@ export async function startCuttingRelay(target: string): Promise<CuttingRelay> {
         const seen = (counted.get(client) ?? 0) + chunk.length;
         counted.set(client, seen);
         if (seen > limit) {
-          limit = undefined;
-          counted.clear();
+          if (once) {
+            limit = undefined;
+            counted.clear();
+          }
           teardown();
           return;
         }
@@ -206,6 +212,16 @@ export async function startCuttingRelay(target: string): Promise<CuttingRelay> {
     cutNextTransferAfter(bytes) {
       counted.clear();
       limit = bytes;
+      once = true;
+    },
+    cutEveryTransferAfter(bytes) {
+      counted.clear();
+      limit = bytes;
+      once = false;
+    },
+    stopCutting() {
+      limit = undefined;
+      counted.clear();
     },
     async close() {
       for (const socket of sockets) socket.destroy();

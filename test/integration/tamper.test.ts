@@ -32,6 +32,7 @@ describe('tampered or incomplete ciphertext is never returned as plaintext', () 
   const readThroughProxy = async (
     key: string,
     variant: Stored,
+    range?: string,
   ): Promise<{ failed: boolean; delivered: Buffer }> => {
     await direct.send(
       new PutObjectCommand({
@@ -41,9 +42,11 @@ describe('tampered or incomplete ciphertext is never returned as plaintext', () 
         Metadata: variant.metadata,
       }),
     );
-    const response = await fetch(`${proxy.endpoint}/${bucket}/${key}`).catch(() => undefined);
+    const response = await fetch(`${proxy.endpoint}/${bucket}/${key}`, {
+      headers: range === undefined ? {} : { range },
+    }).catch(() => undefined);
     if (response === undefined) return { failed: true, delivered: Buffer.alloc(0) };
-    if (response.status !== 200) {
+    if (response.status !== (range === undefined ? 200 : 206)) {
       await response.arrayBuffer().catch(() => undefined);
       return { failed: true, delivered: Buffer.alloc(0) };
     }
@@ -207,6 +210,34 @@ describe('tampered or incomplete ciphertext is never returned as plaintext', () 
         'whatever arrived is a prefix of the real plaintext',
       );
     });
+  }
+
+  // A range read authenticates only the segments it opens, so these are the tamperings that reach the
+  // end of the object, which every suffix or open-ended range opens; its single planned GET must see them.
+  const reachingTheEnd = new Set([
+    'a flipped byte in the last segment',
+    'the last segment cut off (size metadata adjusted to match)',
+    'a truncated body with the original metadata',
+    'an extra segment appended (size metadata adjusted)',
+    'the size altered by one byte',
+  ]);
+  for (const [range, start] of [
+    ['bytes=-100', size - 100],
+    [`bytes=${3 * 65536 + 10}-`, 3 * 65536 + 10],
+    ['bytes=-70000', size - 70000],
+  ] as const) {
+    for (const [name, make] of variants.filter(([name]) => reachingTheEnd.has(name))) {
+      it(`${name}: a GET of range ${range} fails and delivers no wrong byte`, async () => {
+        const key = `ranged-${range.replace(/[^0-9]+/g, '-')}-${name.replace(/[^a-z]+/gi, '-')}`;
+        const { failed, delivered } = await readThroughProxy(key, make(), range);
+        assert.ok(failed, 'the read must fail');
+        assert.ok(
+          delivered.length < size - start &&
+            delivered.equals(plaintext.subarray(start, start + delivered.length)),
+          'whatever arrived is a short prefix of the range',
+        );
+      });
+    }
   }
 
   it('the untouched object still reads back (the checks above are not failing for another reason)', async () => {

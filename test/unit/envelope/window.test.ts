@@ -8,6 +8,7 @@ import {
   planWindow,
   segmentCount,
   segmentPlainLength,
+  storedRequestFor,
 } from '../../../src/envelope/index.ts';
 import { CHUNKINGS, open, pattern, S, seal } from './support.ts';
 
@@ -129,5 +130,60 @@ describe('createOpenStream with a window', () => {
     const opened = await open(short, { dek, nonce, plaintextSize: size, window });
     assert.ok(opened.error instanceof EnvelopeError && opened.error.code === 'TRUNCATED');
     assert.ok(opened.output.equals(plaintext.subarray(10, 2 * S)));
+  });
+  it('drops the skipped stored bytes before the window, however the body is cut into chunks', async () => {
+    const plaintext = pattern(size);
+    const sealed = await seal(plaintext, { dek, nonce });
+    const window = planWindow(size, 2 * S + 3, size - 1);
+    const skip = S + 16 + 5;
+    const body = sealed.subarray(window.cipherStart - skip);
+    for (const [name, chunking] of Object.entries(CHUNKINGS)) {
+      const opened = await open(body, { dek, nonce, plaintextSize: size, window, skip }, chunking(body));
+      assert.equal(opened.error, undefined, name);
+      assert.ok(opened.output.equals(plaintext.subarray(2 * S + 3)), name);
+    }
+  });
+});
+
+describe('storedRequestFor', () => {
+  /** What S3 answers to a stored request on an object of `storedSize` bytes (undefined: 416). */
+  function answer(request: ReturnType<typeof storedRequestFor>, storedSize: number) {
+    if ('suffix' in request) return { start: Math.max(0, storedSize - request.suffix), end: storedSize - 1 };
+    if (request.start >= storedSize) return undefined;
+    return { start: request.start, end: Math.min(request.end ?? Number.POSITIVE_INFINITY, storedSize - 1) };
+  }
+  const sizes = [1, 2, S - 1, S, S + 1, 2 * S, 3 * S + 7, 5 * S - 1];
+
+  it('asks for stored bytes that end where the window ends and start at or before it, for every size', () => {
+    for (const size of sizes) {
+      const stored = ciphertextSize(size);
+      for (const first of interestingOffsets(size)) {
+        for (const last of [...interestingOffsets(size).filter((o) => o >= first), undefined, size + 5 * S]) {
+          const got = answer(storedRequestFor({ first, last }), stored);
+          const window = planWindow(size, first, Math.min(last ?? size - 1, size - 1));
+          assert.deepEqual(
+            got,
+            { start: window.cipherStart, end: window.cipherEndInclusive },
+            `${size} ${first}-${last}`,
+          );
+        }
+      }
+      for (const suffix of [1, 2, S - 1, S, S + 1, 2 * S + 3, size - 1, size, size + 1, 10 * S]) {
+        if (suffix <= 0) continue;
+        const got = answer(storedRequestFor({ suffix }), stored);
+        const window = planWindow(size, Math.max(0, size - suffix), size - 1);
+        assert.ok(got !== undefined && got.start <= window.cipherStart, `${size} -${suffix}`);
+        assert.equal(got.end, window.cipherEndInclusive, `${size} -${suffix}`);
+        assert.ok(
+          window.cipherStart - got.start < 2 * (S + 16),
+          `${size} -${suffix} fetches at most a segment more`,
+        );
+      }
+    }
+  });
+
+  it('asks for bytes past the stored end for a range from the plaintext end on a segment boundary (S3: 416)', () => {
+    const size = 3 * S;
+    assert.equal(answer(storedRequestFor({ first: size, last: undefined }), ciphertextSize(size)), undefined);
   });
 });
