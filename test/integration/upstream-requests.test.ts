@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { after, afterEach, before, describe, it } from 'node:test';
 import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { type CountingRelay, startCountingRelay } from '../support/counting-relay.ts';
+import { SEALED_SEGMENT_SIZE } from '../../src/envelope/constants.ts';
+import { type CountingRelay, type Forgery, startCountingRelay } from '../support/counting-relay.ts';
 import { bodyBytes, createBucket, patternBytes, uniqueBucket, uploadParts } from '../support/fixtures.ts';
 import { type ProxyProcess, proxyS3Client, startProxy } from '../support/proxy-process.ts';
 import { createS3Client, useServices } from '../support/services.ts';
@@ -20,6 +21,7 @@ describe('upstream requests per client read', () => {
   let client: S3Client;
   const bucket = uniqueBucket('upstream-requests');
   const plaintext = patternBytes(SIZE, 7);
+  let stored: Buffer;
 
   before(async () => {
     const services = await useServices();
@@ -29,14 +31,17 @@ describe('upstream requests per client read', () => {
     await createBucket(client, bucket);
     await client.send(new PutObjectCommand({ Bucket: bucket, Key: 'single', Body: plaintext }));
     await uploadParts(client, bucket, 'multipart', [patternBytes(5 * 1024 * 1024, 1), patternBytes(1000, 2)]);
-    await createS3Client(services).send(
-      new PutObjectCommand({ Bucket: bucket, Key: 'unencrypted', Body: plaintext }),
+    const direct = createS3Client(services);
+    await direct.send(new PutObjectCommand({ Bucket: bucket, Key: 'unencrypted', Body: plaintext }));
+    stored = await bodyBytes(
+      (await direct.send(new GetObjectCommand({ Bucket: bucket, Key: 'single' }))).Body,
     );
   });
   after(async () => {
     await proxy?.stop();
     await relay?.close();
   });
+  afterEach(() => relay.forge(undefined));
 
   /** The upstream requests one GET made, as "METHOD range", and the body the client received. */
   async function upstreamOf(key: string, range: string): Promise<{ seen: string[]; body: Buffer }> {
@@ -119,4 +124,85 @@ describe('upstream requests per client read', () => {
     assert.ok(seen.length <= 2, `upstream requests: ${seen.join(', ')}`);
     assert.deepEqual(body, plaintext.subarray(70000, 70100));
   });
+
+  /**
+   * The one answer a range read gets is the provider's: its Content-Range and its bytes are checked
+   * against the request the proxy planned, and the segments are authenticated at the offsets planned,
+   * whatever the answer claims.
+   */
+  const contentRange = (headers: { 'content-range'?: string }) => {
+    const match = /^bytes (\d+)-(\d+)\/(\d+)$/.exec(headers['content-range'] ?? '');
+    assert.ok(match, `a Content-Range: ${headers['content-range']}`);
+    return { start: Number(match[1]), end: Number(match[2]), total: Number(match[3]) };
+  };
+  const onRangedGets =
+    (change: Forgery): Forgery =>
+    (asked, answer) =>
+      asked.method === 'GET' && asked.range !== undefined ? change(asked, answer) : undefined;
+
+  /** A read through a forging relay either fails before the status line or is visibly cut: never other bytes. */
+  async function readsNothingWrong(range: string, start: number, end: number): Promise<string> {
+    const response = await fetch(`${proxy.endpoint}/${bucket}/single`, { headers: { range } });
+    const received = Buffer.from(await response.arrayBuffer().catch(() => new ArrayBuffer(0)));
+    if (response.status === 206) {
+      const expected = plaintext.subarray(start, end + 1);
+      assert.ok(received.length < expected.length, 'the forged answer was served whole');
+      assert.deepEqual(received, expected.subarray(0, received.length), 'bytes released at a wrong offset');
+      return 'cut';
+    }
+    assert.equal(response.status, 500, received.toString());
+    assert.match(received.toString(), /<Code>InvalidEncryptedObject<\/Code>/);
+    return 'refused';
+  }
+
+  for (const [what, forgery] of [
+    [
+      'the right bytes under a Content-Range one segment later',
+      onRangedGets((_asked, answer) => {
+        const { start, end, total } = contentRange(answer.headers);
+        const shifted = `bytes ${start + SEALED_SEGMENT_SIZE}-${end + SEALED_SEGMENT_SIZE}/${total}`;
+        return { ...answer, headers: { ...answer.headers, 'content-range': shifted } };
+      }),
+    ],
+    [
+      "the next segment's bytes under the planned Content-Range",
+      onRangedGets((_asked, answer) => {
+        const { start, end } = contentRange(answer.headers);
+        return {
+          ...answer,
+          body: stored.subarray(start + SEALED_SEGMENT_SIZE, end + SEALED_SEGMENT_SIZE + 1),
+        };
+      }),
+    ],
+    [
+      'an answer ending 16 bytes short, its Content-Range to match',
+      onRangedGets((_asked, answer) => {
+        const { start, end, total } = contentRange(answer.headers);
+        return {
+          ...answer,
+          headers: { ...answer.headers, 'content-range': `bytes ${start}-${end - 16}/${total}` },
+          body: answer.body.subarray(0, answer.body.length - 16),
+        };
+      }),
+    ],
+    [
+      'a Content-Range total that does not fit the envelope',
+      onRangedGets((_asked, answer) => {
+        const { start, end, total } = contentRange(answer.headers);
+        return {
+          ...answer,
+          headers: { ...answer.headers, 'content-range': `bytes ${start}-${end}/${total + 1}` },
+        };
+      }),
+    ],
+  ] as const) {
+    it(`a provider answering a range read with ${what} gets the read refused, no byte at a wrong offset`, async () => {
+      relay.forge(forgery);
+      assert.equal(await readsNothingWrong('bytes=70000-70099', 70000, 70099), 'refused');
+      assert.equal(await readsNothingWrong('bytes=-100000', SIZE - 100000, SIZE - 1), 'refused');
+      relay.forge(undefined);
+      const honest = await upstreamOf('single', 'bytes=70000-70099');
+      assert.deepEqual(honest.body, plaintext.subarray(70000, 70100));
+    });
+  }
 });
