@@ -394,7 +394,7 @@ export function renderReport(findings: AuditFindings): string {
       );
     out.push(
       '',
-      'Single-part objects have one data key (in their metadata), multipart objects one per part (in the part headers). The Transit key is the configured one: format v1 objects do not name theirs.',
+      'Single-part objects have one data key (in their metadata), multipart objects one per part (in the part headers). The Transit key is the one each object records (x-amz-meta-cloudtaser-transit-key), or for an object written before keys were recorded, the default key (CLOUDTASER_S3PROXY_TRANSIT_KEY).',
       '',
     );
   }
