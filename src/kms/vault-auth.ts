@@ -54,11 +54,24 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 /** A refusal of a token younger than this is taken for a policy problem, not for an expired token. */
 const FRESH_TOKEN_MS = 2_000;
 
+/**
+ * A token that can be replaced by logging in is not sent in the last second of its lease (the last quarter
+ * of a shorter one): Vault's TTLs are whole seconds, and a request sent just before expiry can arrive
+ * after it. A refresh timer that fires late under load is enough for that.
+ */
+function usableUntil(askedAt: number, leaseSeconds: number, canLogin: boolean): number {
+  if (!(leaseSeconds > 0)) return Number.POSITIVE_INFINITY;
+  const margin = canLogin ? Math.min(1_000, leaseSeconds * 250) : 0;
+  return askedAt + leaseSeconds * 1000 - margin;
+}
+
 type Current = {
   token: string;
   grantedAt: number;
   /** Infinity for a token without expiry. */
   expiresAt: number;
+  /** Until when requests are sent with it (`usableUntil`). */
+  usableUntil: number;
   /** The lease the token got when it was issued; renewals returning less have reached the max TTL. */
   issuedLeaseSeconds: number;
   renewable: boolean;
@@ -103,7 +116,7 @@ class TokenKeeper implements VaultAuth {
 
   async token(): Promise<string> {
     const current = this.#current;
-    if (current !== undefined && this.#now() < current.expiresAt) return current.token;
+    if (current !== undefined && this.#now() < current.usableUntil) return current.token;
     if (this.#pending === undefined && this.#now() < this.#retryAt && this.#lastError !== undefined)
       throw this.#lastError;
     return this.#obtainOnce();
@@ -132,12 +145,14 @@ class TokenKeeper implements VaultAuth {
 
   async #obtain(): Promise<string> {
     try {
+      // The lease runs from when Vault granted it, which is before its answer arrived here.
+      const asked = this.#now();
       const grant = await this.#options.obtain();
-      const now = this.#now();
       this.#current = {
         token: grant.token,
-        grantedAt: now,
-        expiresAt: grant.leaseSeconds > 0 ? now + grant.leaseSeconds * 1000 : Number.POSITIVE_INFINITY,
+        grantedAt: this.#now(),
+        expiresAt: grant.leaseSeconds > 0 ? asked + grant.leaseSeconds * 1000 : Number.POSITIVE_INFINITY,
+        usableUntil: usableUntil(asked, grant.leaseSeconds, this.#options.canLogin),
         issuedLeaseSeconds: grant.leaseSeconds,
         renewable: grant.renewable,
       };
@@ -170,10 +185,12 @@ class TokenKeeper implements VaultAuth {
     const current = this.#current;
     if (current === undefined) return;
     try {
+      const asked = this.#now();
       const grant = await this.#options.renew(current.token);
       if (this.#current !== current) return;
-      const now = this.#now();
-      current.expiresAt = grant.leaseSeconds > 0 ? now + grant.leaseSeconds * 1000 : Number.POSITIVE_INFINITY;
+      current.expiresAt =
+        grant.leaseSeconds > 0 ? asked + grant.leaseSeconds * 1000 : Number.POSITIVE_INFINITY;
+      current.usableUntil = usableUntil(asked, grant.leaseSeconds, this.#options.canLogin);
       current.renewable = grant.renewable;
       this.#failures = 0;
       this.#options.onEvent?.({ type: 'renewal', outcome: 'ok', leaseSeconds: grant.leaseSeconds });

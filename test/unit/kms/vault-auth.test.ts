@@ -149,6 +149,29 @@ describe('KubernetesAuth', () => {
     }
   });
 
+  it('never hands out a token in its last second: a late refresh timer makes the request log in first', async () => {
+    mock.timers.enable({ apis: ['Date', 'setTimeout'], now: 1_000_000 });
+    const { auth, logins, script } = kubernetesHarness();
+    try {
+      const first = await auth.token();
+      script.renew.push({ token: first, leaseSeconds: 1, renewable: true }); // capped by the max TTL
+      mock.timers.tick(1_950);
+      await flush();
+      // Timers stand still (a busy event loop): the login planned at 65 % of the 1 s left has not run.
+      mock.timers.setTime(1_000_000 + 1_950 + 100);
+      assert.equal(await auth.token(), first, 'well before expiry the token is used');
+      mock.timers.setTime(1_000_000 + 1_950 + 1_000 - 260);
+      assert.equal(await auth.token(), first);
+      mock.timers.setTime(1_000_000 + 1_950 + 1_000 - 240);
+      const next = await auth.token();
+      assert.notEqual(next, first, 'in the last quarter of a 1 s lease the proxy logs in instead');
+      assert.equal(logins.length, 2);
+    } finally {
+      auth.close();
+      mock.timers.reset();
+    }
+  });
+
   it('logs in again at once when renewal is refused (revoked or expired token)', async () => {
     mock.timers.enable({ apis: ['Date', 'setTimeout'], now: 1_000_000 });
     const { auth, logins, script } = kubernetesHarness();
