@@ -156,9 +156,8 @@ describe('rewritten writes store nothing unsafe: cross-key copies and presigned 
     assert.deepEqual(leftOver.stored, [], leftOver.detail);
   });
 
-  /** A presigned URL for `command` made as aws-sdk-js v3 makes it, with `extra` appended to its query. */
-  const presigned = async (command: Parameters<typeof getSignedUrl>[1], extra = '') =>
-    `${await getSignedUrl(client, command, { expiresIn: 300 })}${extra}`;
+  /** Presigned as aws-sdk-js v3 presigns, which hoists every x-amz-* header of the command into the query. */
+  const PRESIGN = { expiresIn: 300 };
 
   const hoistedProbes: Array<{
     label: string;
@@ -168,7 +167,8 @@ describe('rewritten writes store nothing unsafe: cross-key copies and presigned 
     {
       label: 'PUT with hoisted envelope names',
       request: async (marker) => ({
-        url: await presigned(
+        url: await getSignedUrl(
+          client,
           new PutObjectCommand({
             Bucket: source,
             Key: name('presigned'),
@@ -178,6 +178,7 @@ describe('rewritten writes store nothing unsafe: cross-key copies and presigned 
               'cloudtaser-size': '5',
             },
           }),
+          PRESIGN,
         ),
         method: 'PUT',
         body: markedBody(marker, 70_000),
@@ -187,10 +188,11 @@ describe('rewritten writes store nothing unsafe: cross-key copies and presigned 
     {
       label: 'PUT with hoisted x-amz-content-sha256 UNSIGNED-PAYLOAD',
       request: async (marker) => ({
-        url: await presigned(
+        url: `${await getSignedUrl(
+          client,
           new PutObjectCommand({ Bucket: source, Key: name('presigned') }),
-          '&x-amz-content-sha256=UNSIGNED-PAYLOAD',
-        ),
+          PRESIGN,
+        )}&x-amz-content-sha256=UNSIGNED-PAYLOAD`,
         method: 'PUT',
         body: markedBody(marker, 70_000),
       }),
@@ -199,10 +201,11 @@ describe('rewritten writes store nothing unsafe: cross-key copies and presigned 
     {
       label: 'PUT with hoisted x-amz-decoded-content-length',
       request: async (marker) => ({
-        url: await presigned(
+        url: `${await getSignedUrl(
+          client,
           new PutObjectCommand({ Bucket: source, Key: name('presigned') }),
-          '&x-amz-decoded-content-length=10',
-        ),
+          PRESIGN,
+        )}&x-amz-decoded-content-length=10`,
         method: 'PUT',
         body: markedBody(marker, 70_000),
       }),
@@ -213,13 +216,15 @@ describe('rewritten writes store nothing unsafe: cross-key copies and presigned 
       request: async (marker) => {
         const from = await putSource(marker);
         return {
-          url: await presigned(
+          url: await getSignedUrl(
+            client,
             new CopyObjectCommand({
               Bucket: source,
               Key: name('presigned-copy'),
               CopySource: `${source}/${from}`,
               MetadataDirective: 'REPLACE',
             }),
+            PRESIGN,
           ),
           method: 'PUT',
         };
@@ -231,10 +236,11 @@ describe('rewritten writes store nothing unsafe: cross-key copies and presigned 
       request: async (marker) => {
         const from = await putSource(`${marker}-source`);
         return {
-          url: await presigned(
+          url: `${await getSignedUrl(
+            client,
             new PutObjectCommand({ Bucket: source, Key: name('presigned') }),
-            `&x-amz-copy-source=${encodeURIComponent(`/${source}/${from}`)}`,
-          ),
+            PRESIGN,
+          )}&x-amz-copy-source=${encodeURIComponent(`/${source}/${from}`)}`,
           method: 'PUT',
           body: markedBody(marker, 70_000),
         };
@@ -246,20 +252,24 @@ describe('rewritten writes store nothing unsafe: cross-key copies and presigned 
       request: async (marker) => {
         const key = name('presigned-upload');
         const created = await rawRequest(
-          await presigned(
+          await getSignedUrl(
+            client,
             new CreateMultipartUploadCommand({
               Bucket: source,
               Key: key,
               Metadata: { 'cloudtaser-format': 'v1' },
             }),
+            PRESIGN,
           ),
           { method: 'POST' },
         );
         const uploadId = /<UploadId>([^<]+)<\/UploadId>/.exec(created.body)?.[1];
         assert.ok(uploadId, `no upload id: ${created.status} ${created.body}`);
         return {
-          url: await presigned(
+          url: await getSignedUrl(
+            client,
             new UploadPartCommand({ Bucket: source, Key: key, UploadId: uploadId, PartNumber: 1 }),
+            PRESIGN,
           ),
           method: 'PUT',
           body: markedBody(marker, 70_000),
