@@ -1,10 +1,10 @@
 import type { Readable, Transform } from 'node:stream';
-import { createSealStream, envelopeToHeaders, sealChecksum } from '../envelope/index.ts';
+import { createSealStream } from '../envelope/index.ts';
 import { ciphertextSize } from '../envelope/size.ts';
 import { escapeXml } from '../s3/xml/error.ts';
 import { abandonBody, drainBody, type UpstreamResponse } from '../upstream/client.ts';
 import { preservedHeaders } from './copied-headers.ts';
-import { freshDataKey } from './data-key.ts';
+import { freshDataKey, singlePartEnvelopeHeaders } from './data-key.ts';
 import { sendEncrypted } from './encrypted-upload.ts';
 import { presentETag } from './etag.ts';
 import type { Exchange } from './exchange.ts';
@@ -40,7 +40,8 @@ export async function copyUnderAnotherKey(
   if (!replace) Object.assign(headers, preservedHeaders(head.headers));
   const plainSize = object.plainSize;
   // Wrapped before the source is read, so an unavailable Vault costs only a 503.
-  const { dek, nonce, wrappedDek, transitKey } = await freshDataKey(deps.keys, s3);
+  const key = await freshDataKey(deps.keys, s3);
+  const { dek, nonce } = key;
   let fetched: UpstreamResponse;
   try {
     fetched = await deps.upstream.send({
@@ -65,17 +66,7 @@ export async function copyUnderAnotherKey(
     open = await object.open(undefined);
     // The same plaintext: the client's checksum stays true, sealed again under the copy's data key.
     const checksum = await object.checksum();
-    Object.assign(
-      headers,
-      envelopeToHeaders({
-        format: 'v1',
-        wrappedDek,
-        nonce,
-        plaintextSize: plainSize,
-        transitKey,
-        ...(checksum === undefined ? {} : { checksum: sealChecksum(dek, checksum) }),
-      }),
-    );
+    Object.assign(headers, singlePartEnvelopeHeaders(key, plainSize, checksum));
     checkMetadataSize(headers, `/${s3.bucket}/${s3.key}`);
     const opened = open;
     fetched.body.on('error', (error) => opened.destroy(error));

@@ -1,6 +1,10 @@
 import { randomBytes } from 'node:crypto';
+import { type PlainChecksum, sealChecksum } from '../envelope/checksum.ts';
 import { NONCE_SIZE } from '../envelope/constants.ts';
+import { envelopeToHeaders } from '../envelope/metadata.ts';
 import type { KeyChoice } from '../kms/key-ring.ts';
+
+export type FreshDataKey = { dek: Buffer; nonce: Buffer; wrappedDek: string; transitKey: string };
 
 /**
  * A fresh data key and nonce for exactly one object or part at bucket/key, wrapped by the Transit key the
@@ -9,7 +13,7 @@ import type { KeyChoice } from '../kms/key-ring.ts';
 export async function freshDataKey(
   keys: KeyChoice,
   where: { readonly bucket?: string | undefined; readonly key?: string | undefined },
-): Promise<{ dek: Buffer; nonce: Buffer; wrappedDek: string; transitKey: string }> {
+): Promise<FreshDataKey> {
   const scoped = keys.forWrite(where.bucket ?? '', where.key ?? '');
   const { plaintext, wrapped } = await scoped.keys.newDataKey();
   return {
@@ -18,4 +22,23 @@ export async function freshDataKey(
     wrappedDek: wrapped,
     transitKey: scoped.transitKey,
   };
+}
+
+/**
+ * The envelope of a single-part object of `plaintextSize` bytes sealed under `key`; a checksum of the
+ * client's is sealed under the same key (FORMAT.md 7.1).
+ */
+export function singlePartEnvelopeHeaders(
+  key: FreshDataKey,
+  plaintextSize: number,
+  checksum: PlainChecksum | undefined,
+): Record<string, string> {
+  return envelopeToHeaders({
+    format: 'v1',
+    wrappedDek: key.wrappedDek,
+    nonce: key.nonce,
+    plaintextSize,
+    transitKey: key.transitKey,
+    ...(checksum === undefined ? {} : { checksum: sealChecksum(key.dek, checksum) }),
+  });
 }

@@ -266,7 +266,7 @@ async function streamPlaintext(
     let held: Buffer | undefined;
     // Each chunk is counted once it is handed to the response, so the request log's byte count is
     // what the client was sent.
-    const send = (chunk: Buffer): void => {
+    const writeToClient = (chunk: Buffer): void => {
       if (!res.headersSent) res.writeHead(status, headers);
       // Segments opened in one turn of the event loop leave in one writev instead of one write each.
       if (res.writableCorked === 0) {
@@ -282,7 +282,7 @@ async function streamPlaintext(
     const release = (chunk: Buffer): void => {
       const previous = held;
       held = chunk;
-      if (previous !== undefined) send(previous);
+      if (previous !== undefined) writeToClient(previous);
     };
     open.once('error', (error) => {
       open.off('data', release);
@@ -299,7 +299,7 @@ async function streamPlaintext(
     });
     open.on('data', release);
     open.once('end', () => {
-      if (held !== undefined) send(held);
+      if (held !== undefined) writeToClient(held);
       if (!res.headersSent) res.writeHead(status, headers);
       res.end();
     });

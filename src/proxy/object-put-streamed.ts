@@ -3,10 +3,8 @@ import {
   ciphertextSize,
   createPartSealStream,
   createSealStream,
-  envelopeToHeaders,
   multipartEnvelopeHeaders,
   partCiphertextSize,
-  sealChecksum,
   uploadBinding,
 } from '../envelope/index.ts';
 import { S3Error } from '../s3/errors.ts';
@@ -16,7 +14,7 @@ import {
 } from '../s3/xml/complete-multipart.ts';
 import { drainBody } from '../upstream/client.ts';
 import { streamedClientBody } from './client-body.ts';
-import { freshDataKey } from './data-key.ts';
+import { type FreshDataKey, freshDataKey, singlePartEnvelopeHeaders } from './data-key.ts';
 import { answerUpload, sendEncrypted } from './encrypted-upload.ts';
 import { translateConditions } from './etag.ts';
 import { type Exchange, objectResource } from './exchange.ts';
@@ -49,7 +47,7 @@ export async function putStreamedObject(exchange: Exchange): Promise<void> {
   const headers = forwardableRequestHeaders(req.headers, { dropIntegrity: true });
   translateConditions(headers);
   // A key is wrapped before the body is read, so an unavailable Vault costs the client only a 503.
-  let key: Awaited<ReturnType<typeof freshDataKey>> | undefined = await freshDataKey(deps.keys, s3);
+  let key: FreshDataKey | undefined = await freshDataKey(deps.keys, s3);
   exchange.continueBody();
   const parts = partsOf(exchange, body.stages, STREAMED_PART_SIZE, deps.maxObjectSize);
   let uploadId: string | undefined;
@@ -59,21 +57,12 @@ export async function putStreamedObject(exchange: Exchange): Promise<void> {
     if (first.done || second?.done) {
       const plaintext = first.done ? Buffer.alloc(0) : first.value;
       body.verify();
-      const { dek, nonce, wrappedDek, transitKey } = key;
+      const sealing = key;
+      const { dek, nonce } = sealing;
       key = undefined;
       // The whole plaintext is held and verified here, so a trailer's checksum is known too (FORMAT.md 7.1).
       const checksum = checksumToStore(body.verifiedChecksumHeaders());
-      Object.assign(
-        headers,
-        envelopeToHeaders({
-          format: 'v1',
-          wrappedDek,
-          nonce,
-          plaintextSize: plaintext.length,
-          transitKey,
-          ...(checksum === undefined ? {} : { checksum: sealChecksum(dek, checksum) }),
-        }),
-      );
+      Object.assign(headers, singlePartEnvelopeHeaders(sealing, plaintext.length, checksum));
       checkMetadataSize(headers, objectResource(s3));
       const response = await sendEncrypted(exchange, {
         source: Readable.from([plaintext]),

@@ -1,10 +1,8 @@
-import { sealChecksum } from '../envelope/checksum.ts';
-import { envelopeToHeaders } from '../envelope/metadata.ts';
 import { createSealStream } from '../envelope/seal.ts';
 import { ciphertextSize } from '../envelope/size.ts';
 import { S3Error } from '../s3/errors.ts';
 import { clientBody, declaresPlaintextLength } from './client-body.ts';
-import { freshDataKey } from './data-key.ts';
+import { freshDataKey, singlePartEnvelopeHeaders } from './data-key.ts';
 import { uploadClientBody } from './encrypted-upload.ts';
 import { translateConditions } from './etag.ts';
 import { type Exchange, objectResource } from './exchange.ts';
@@ -31,24 +29,15 @@ export async function putObject(exchange: Exchange): Promise<void> {
     describe: (size) =>
       `The object is ${size} bytes; this proxy accepts single PUTs up to ${deps.maxObjectSize} bytes (CLOUDTASER_S3PROXY_MAX_OBJECT_SIZE); larger objects go as multipart uploads.`,
   });
-  const { dek, nonce, wrappedDek, transitKey } = await freshDataKey(deps.keys, s3);
+  const key = await freshDataKey(deps.keys, s3);
+  const { dek, nonce } = key;
   const headers = forwardableRequestHeaders(req.headers, { dropIntegrity: true });
   translateConditions(headers);
   try {
     // The client's checksum header is known before the body: it is sealed into the envelope (FORMAT.md 7.1),
     // which goes upstream with the headers; a body that does not match it is never committed.
     const checksum = checksumToStore(req.headers);
-    Object.assign(
-      headers,
-      envelopeToHeaders({
-        format: 'v1',
-        wrappedDek,
-        nonce,
-        plaintextSize: body.size,
-        transitKey,
-        ...(checksum === undefined ? {} : { checksum: sealChecksum(dek, checksum) }),
-      }),
-    );
+    Object.assign(headers, singlePartEnvelopeHeaders(key, body.size, checksum));
     checkMetadataSize(headers, objectResource(s3));
   } catch (error) {
     dek.fill(0);
