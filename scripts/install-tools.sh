@@ -52,6 +52,17 @@ else
   step "AWS CLI v2 missing: install Debian's awscli package (apt-get install awscli) for the compat tests" >&2
 fi
 
+# A JDK and Maven build the Java SDK client; Go (on the machine, as for helm and kube-apiserver) the Go one.
+if ! command -v javac >/dev/null || ! command -v mvn >/dev/null; then
+  if command -v apt-get >/dev/null && [[ $(id -u) == 0 ]]; then
+    step "apt-get install default-jdk-headless maven (the Java SDK client of the compat tests)"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends default-jdk-headless maven >/dev/null
+  else
+    step "javac or mvn missing: install Debian's default-jdk-headless and maven for the compat tests" >&2
+  fi
+fi
+
 # The Go and Java SDK clients of the compat tests, built once per source change into ~/.cache/cloudtaser.
 bash scripts/build-sdk-clients.sh
 # versitygw, the one S3 server here that refuses a wrong SigV4 region (test/integration/bucket-region.test.ts).
