@@ -16,6 +16,7 @@ export const ROW_IDS = [
   'mem-single',
   'mem-multipart',
   'mem-parallel',
+  'relay-floor',
 ] as const;
 export type RowId = (typeof ROW_IDS)[number];
 
