@@ -18,19 +18,19 @@ import {
 import { Upload } from '@aws-sdk/lib-storage';
 import { MiB } from '../test/support/fixtures.ts';
 import type { ClientName } from './settings.ts';
-import type { Target } from './targets.ts';
+import type { Endpoint } from './targets.ts';
 
 export type Range = { start: number; end: number };
 
 export interface BenchClient {
   readonly name: ClientName;
   /** A single-part PUT of `size` bytes. */
-  put(target: Target, bucket: string, key: string, size: number): Promise<void>;
+  put(target: Endpoint, bucket: string, key: string, size: number): Promise<void>;
   /** A GET of the whole object, checking that `size` bytes arrived. */
-  get(target: Target, bucket: string, key: string, size: number): Promise<void>;
+  get(target: Endpoint, bucket: string, key: string, size: number): Promise<void>;
   /** A multipart upload in parts of `partSize`, `queue` of them in flight. */
   putMultipart(
-    target: Target,
+    target: Endpoint,
     bucket: string,
     key: string,
     size: number,
@@ -38,10 +38,10 @@ export interface BenchClient {
     queue: number,
   ): Promise<void>;
   /** PUTs of `size` bytes to every key, `concurrency` at a time. */
-  putMany(target: Target, bucket: string, keys: string[], size: number, concurrency: number): Promise<void>;
-  getMany(target: Target, bucket: string, keys: string[], size: number, concurrency: number): Promise<void>;
+  putMany(target: Endpoint, bucket: string, keys: string[], size: number, concurrency: number): Promise<void>;
+  getMany(target: Endpoint, bucket: string, keys: string[], size: number, concurrency: number): Promise<void>;
   /** Sequential range GETs on one connection; the latency of each in milliseconds. */
-  rangeReads(target: Target, bucket: string, key: string, ranges: Range[]): Promise<number[]>;
+  rangeReads(target: Endpoint, bucket: string, key: string, ranges: Range[]): Promise<number[]>;
   close(): void;
 }
 
@@ -166,7 +166,7 @@ function quote(value: string): string {
   return `"${value.replaceAll('\\', '\\\\').replaceAll('"', '\\"')}"`;
 }
 
-function objectUrl(target: Target, bucket: string, key: string, query = ''): string {
+function objectUrl(target: Endpoint, bucket: string, key: string, query = ''): string {
   return `${target.endpoint}/${encodeURIComponent(bucket)}/${key.split('/').map(encodeURIComponent).join('/')}${query}`;
 }
 
@@ -196,7 +196,7 @@ export function curlClient(): BenchClient {
     return path;
   };
 
-  const signing = (target: Target): string[] => [
+  const signing = (target: Endpoint): string[] => [
     `aws-sigv4 = ${quote('aws:amz:us-east-1:s3')}`,
     `user = ${quote(`${target.credentials.accessKeyId}:${target.credentials.secretAccessKey}`)}`,
     `header = ${quote('x-amz-content-sha256: UNSIGNED-PAYLOAD')}`,

@@ -4,13 +4,19 @@ import { readFileSync, writeFileSync } from 'node:fs';
 /** Clock ticks per second of utime and stime in /proc/<pid>/stat (USER_HZ, 100 on Linux). */
 const CLOCK_TICKS = 100;
 
-/** User + system CPU seconds the process (all its threads) has used so far. */
-export function cpuSeconds(pid: number): number {
+/** User and system CPU seconds the process (all its threads) has used so far, apart. */
+export function cpuTimes(pid: number): { user: number; system: number } {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   // The command name (field 2) is in parentheses and may contain spaces; the fields after it are plain.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   // Fields 14 and 15 of stat(5): utime, stime; fields[0] here is field 3.
-  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+  return { user: Number(fields[11]) / CLOCK_TICKS, system: Number(fields[12]) / CLOCK_TICKS };
+}
+
+/** User + system CPU seconds the process (all its threads) has used so far. */
+export function cpuSeconds(pid: number): number {
+  const { user, system } = cpuTimes(pid);
+  return user + system;
 }
 
 function statusKiB(pid: number, field: 'VmHWM' | 'VmRSS'): number {

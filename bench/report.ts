@@ -1,6 +1,7 @@
 /** The benchmark's results as one printed table, as JSON, and as an SVG chart of the ratios. */
 import type { CipherCost } from './cipher-cost.ts';
 import type { Machine } from './machine.ts';
+import { RELAY_KINDS, type RelayFloor, type RelayTransferFigures } from './relay-floor.ts';
 import type { ClientName, RowId, TargetName } from './settings.ts';
 
 export type Stats = { median: number; min: number; max: number; samples: number[] };
@@ -17,8 +18,8 @@ export type RowResult = {
   figures: Partial<Record<TargetName, Stats>>;
   /** Targets where a transfer of this row failed, with the first error: the row shows "failed" for them. */
   failures: Partial<Record<TargetName, string>>;
-  /** CPU of the proxy and of rclone over the row: per GiB moved, or per operation. */
-  cpu: Partial<Record<'proxy' | 'rclone', { sPerGiB?: number; msPerOp?: number }>>;
+  /** CPU of the proxy and of rclone over the row: per GiB moved, or per operation; systemShare = system ÷ (user + system). */
+  cpu: Partial<Record<'proxy' | 'rclone', { sPerGiB?: number; msPerOp?: number; systemShare: number }>>;
   /** The raw AES-256-GCM cost this row's proxy CPU is compared with. */
   cipher: { operation: 'seal' | 'open'; sPerGiB: number } | undefined;
   peakRssMiB: Partial<Record<'proxy' | 'rclone', number>>;
@@ -36,6 +37,8 @@ export type Results = {
   machine: Machine;
   settings: Record<string, unknown>;
   cipher: CipherCost;
+  /** What a relay with no crypto costs in CPU on this machine (the relay-floor row); undefined when not run. */
+  relayFloor: RelayFloor | undefined;
   rows: RowResult[];
   upstreamRequests: UpstreamCount[];
   notes: string[];
@@ -75,10 +78,34 @@ function figure(s: Stats | undefined): string {
 
 const mark = (ok: boolean): string => (ok ? '✓' : '✗');
 
-function cpuText(cpu: { sPerGiB?: number; msPerOp?: number } | undefined): string {
-  if (cpu?.sPerGiB !== undefined) return `${number(cpu.sPerGiB)} s/GiB`;
-  if (cpu?.msPerOp !== undefined) return `${number(cpu.msPerOp)} ms/op`;
+function cpuText(cpu: RowResult['cpu']['proxy']): string {
+  if (cpu === undefined) return '-';
+  const system = `sys ${(cpu.systemShare * 100).toFixed(0)}%`;
+  if (cpu.sPerGiB !== undefined) return `${number(cpu.sPerGiB)} s/GiB (${system})`;
+  if (cpu.msPerOp !== undefined) return `${number(cpu.msPerOp)} ms/op (${system})`;
   return '-';
+}
+
+/**
+ * The header lines of the relay-floor row: each relay's lowest CPU per GiB for a PUT and a GET, split into
+ * user and system, and as a multiple of the raw cipher (seal for the PUT, open for the GET), the ratio the
+ * table's CPU/cipher column gives the proxy.
+ */
+export function renderRelayFloor(floor: RelayFloor, cipher: CipherCost): string[] {
+  const transfer = (verb: 'PUT' | 'GET', f: RelayTransferFigures): string => {
+    const raw = verb === 'PUT' ? cipher.sealSPerGiB : cipher.openSPerGiB;
+    const { total, user, system } = f.lowest;
+    return `${verb} ${number(total)} (user ${number(user)} + sys ${number(system)}) = ${(total / raw).toFixed(1)}×`;
+  };
+  const names = { tcp: 'TCP pipe:  ', http: 'HTTP relay:' } as const;
+  return [
+    `relay floor, no crypto, this machine (${floor.client}, ${floor.bytes / 2 ** 20} MiB, lowest of ${floor.rounds}): CPU s/GiB of the relay process, × the raw cipher (seal for PUT, open for GET)`,
+    ...RELAY_KINDS.map((kind) => {
+      const relay = floor.relays[kind];
+      if (relay === undefined) return `  ${names[kind]} failed (${floor.failures[kind]?.split('\n')[0]})`;
+      return `  ${names[kind]} ${transfer('PUT', relay.put)}, ${transfer('GET', relay.get)}`;
+    }),
+  ];
 }
 
 export function tableRows(rows: RowResult[]): string[][] {

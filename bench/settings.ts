@@ -16,6 +16,7 @@ export const ROW_IDS = [
   'mem-single',
   'mem-multipart',
   'mem-parallel',
+  'relay-floor',
 ] as const;
 export type RowId = (typeof ROW_IDS)[number];
 
@@ -42,10 +43,14 @@ export const SETTINGS: readonly Setting[] = [
   {
     name: 'BENCH_ROUNDS',
     default: '3',
-    meaning: 'rounds of the single-part, small and range rows (median and spread over them)',
+    meaning: 'rounds of the single-part, small, range and relay-floor rows (median and spread over them)',
   },
   { name: 'BENCH_MULTIPART_ROUNDS', default: '1', meaning: 'rounds of the multipart rows' },
-  { name: 'BENCH_SINGLE_MIB', default: '256', meaning: 'size of the single-part object' },
+  {
+    name: 'BENCH_SINGLE_MIB',
+    default: '256',
+    meaning: 'size of the single-part object (also what the relay-floor row moves)',
+  },
   { name: 'BENCH_MULTIPART_MIB', default: '1024', meaning: 'size of the multipart object' },
   {
     name: 'BENCH_PART_MIB',

@@ -16,14 +16,20 @@ import type { TargetName } from './settings.ts';
 
 export type Credentials = { accessKeyId: string; secretAccessKey: string };
 
-export interface Target {
-  readonly name: TargetName;
+/** What a client needs to talk to an S3 endpoint: a target of the table, or a relay of the relay-floor row. */
+export interface Endpoint {
+  /** Names the endpoint in the clients' error messages. */
+  readonly name: string;
   readonly endpoint: string;
   readonly credentials: Credentials;
-  /** The process whose CPU and memory this target's figures report; undefined for SeaweedFS itself. */
-  readonly pid: number | undefined;
   /** An aws-sdk-js v3 client with default settings; `sockets` raises the agent's connection limit. */
   sdk(sockets?: number): S3Client;
+}
+
+export interface Target extends Endpoint {
+  readonly name: TargetName;
+  /** The process whose CPU and memory this target's figures report; undefined for SeaweedFS itself. */
+  readonly pid: number | undefined;
   close(): Promise<void>;
 }
 
@@ -47,7 +53,7 @@ function clientCache(make: (sockets: number | undefined) => S3Client) {
   };
 }
 
-function sdkClient(endpoint: string, credentials: Credentials, sockets: number | undefined): S3Client {
+export function sdkClient(endpoint: string, credentials: Credentials, sockets: number | undefined): S3Client {
   return new S3Client({
     endpoint,
     region: 'us-east-1',

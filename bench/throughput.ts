@@ -17,10 +17,12 @@ import { loadServices, REPO_ROOT, type Services } from '../test/support/services
 import { type CipherCost, measureCipherCost } from './cipher-cost.ts';
 import { type BenchClient, curlClient, generatedBody, type Range, sdkClient } from './clients.ts';
 import { currentLoad, describeMachine } from './machine.ts';
-import { cpuSeconds, peakRssMiB, resetPeakRss, rssMiB } from './proc.ts';
+import { cpuTimes, peakRssMiB, resetPeakRss, rssMiB } from './proc.ts';
+import { measureRelayFloor, type RelayFloor } from './relay-floor.ts';
 import {
   type Results,
   type RowResult,
+  renderRelayFloor,
   renderSvg,
   renderTable,
   renderUpstreamCounts,
@@ -49,7 +51,9 @@ const GiB = 2 ** 30;
 
 type Sample = {
   seconds: number;
+  /** User + system CPU seconds of the target's process, and the system part of them. */
   cpu: number | undefined;
+  cpuSystem: number | undefined;
   peakMiB: number | undefined;
   gc: ReturnType<typeof countGc> | undefined;
 };
@@ -70,7 +74,10 @@ class Row {
   readonly #spec: RowSpec;
   readonly #figures = new Map<TargetName, number[]>();
   readonly #failures = new Map<TargetName, string>();
-  readonly #cpu = new Map<'proxy' | 'rclone', { seconds: number; bytes: number; ops: number }>();
+  readonly #cpu = new Map<
+    'proxy' | 'rclone',
+    { seconds: number; systemSeconds: number; bytes: number; ops: number }
+  >();
   readonly #peak = new Map<'proxy' | 'rclone', number>();
   #gc: { scavenges: number; markCompacts: number; ms: number; bytes: number } | undefined;
   #idleRssMiB: number | undefined;
@@ -93,8 +100,9 @@ class Row {
     this.#figures.set(target, [...(this.#figures.get(target) ?? []), figure]);
     if (target === 'direct') return;
     if (sample.cpu !== undefined) {
-      const cpu = this.#cpu.get(target) ?? { seconds: 0, bytes: 0, ops: 0 };
+      const cpu = this.#cpu.get(target) ?? { seconds: 0, systemSeconds: 0, bytes: 0, ops: 0 };
       cpu.seconds += sample.cpu;
+      cpu.systemSeconds += sample.cpuSystem ?? 0;
       cpu.bytes += amount.bytes ?? 0;
       cpu.ops += amount.ops ?? 0;
       this.#cpu.set(target, cpu);
@@ -115,8 +123,11 @@ class Row {
     const spec = this.#spec;
     const cpu: RowResult['cpu'] = {};
     for (const [target, c] of this.#cpu) {
+      const systemShare = c.seconds > 0 ? c.systemSeconds / c.seconds : 0;
       cpu[target] =
-        c.bytes > 0 ? { sPerGiB: (c.seconds * GiB) / c.bytes } : { msPerOp: (c.seconds * 1000) / c.ops };
+        c.bytes > 0
+          ? { sPerGiB: (c.seconds * GiB) / c.bytes, systemShare }
+          : { msPerOp: (c.seconds * 1000) / c.ops, systemShare };
     }
     const perGiB = (value: number, bytes: number): number => (value * GiB) / bytes;
     return {
@@ -216,7 +227,7 @@ class Bench {
     if (proxy !== undefined && this.settings.freshProxy) await proxy.restart(this.proxyRun(label));
     const pid = target.pid;
     if (pid !== undefined && !resetPeakRss(pid)) this.#peakResetWorks = false;
-    const cpuBefore = pid === undefined ? 0 : cpuSeconds(pid);
+    const cpuBefore = pid === undefined ? undefined : cpuTimes(pid);
     const logsBefore = proxy?.process.logs().length ?? 0;
     const stopStrace =
       proxy !== undefined && pid !== undefined && this.settings.straceDir !== undefined
@@ -230,9 +241,10 @@ class Bench {
     }
     const seconds = (performance.now() - started) / 1000;
     console.error(`${label} ${target.name}: ${seconds.toFixed(2)} s`);
+    const cpuAfter = pid === undefined ? undefined : cpuTimes(pid);
     return {
       seconds,
-      cpu: pid === undefined ? undefined : cpuSeconds(pid) - cpuBefore,
+      ...cpuBetween(cpuBefore, cpuAfter),
       peakMiB: pid === undefined ? undefined : peakRssMiB(pid),
       gc:
         proxy !== undefined && this.settings.traceGc
@@ -476,6 +488,31 @@ class Bench {
     }
   }
 
+  /**
+   * What a relay with no crypto costs per GiB on this machine, with curl and the single-part size: the floor
+   * under the proxy's CPU, shown beside the raw cipher (bench/relay-floor.ts).
+   */
+  async relayFloorRow(direct: Target): Promise<RelayFloor | undefined> {
+    if (!this.settings.rows.has('relay-floor')) return undefined;
+    const bucket = uniqueBucket('bench-relay-floor');
+    await direct.sdk().send(new CreateBucketCommand({ Bucket: bucket }));
+    const curl = this.clients.find((client) => client.name === 'curl') ?? curlClient();
+    try {
+      const floor = await measureRelayFloor(
+        direct,
+        bucket,
+        this.settings.singleSize,
+        this.settings.rounds,
+        curl,
+      );
+      for (const [kind, error] of Object.entries(floor.failures))
+        this.notes.push(`relay floor: the ${kind} relay failed: ${error.split('\n')[0]?.slice(0, 200)}`);
+      return floor;
+    } finally {
+      if (!this.clients.includes(curl)) curl.close();
+    }
+  }
+
   /** R-PERF-2: peak RSS of a fresh proxy for each PUT and each GET, with the SDK as client. */
   async memoryRows(): Promise<void> {
     const { rows, memSingleSize, memMultipartSize, parallel, parallelSize, partSize, partQueue } =
@@ -538,13 +575,13 @@ class Bench {
           // No reset of the peak: a fresh process's peak includes what it holds from the start.
           const pid = proxy.pid as number;
           row.idleRss(rssMiB(pid));
-          const cpuBefore = cpuSeconds(pid);
+          const cpuBefore = cpuTimes(pid);
           const started = performance.now();
           await work(proxy, bucket);
           const seconds = (performance.now() - started) / 1000;
           const sample = {
             seconds,
-            cpu: cpuSeconds(pid) - cpuBefore,
+            ...cpuBetween(cpuBefore, cpuTimes(pid)),
             peakMiB: peakRssMiB(pid),
             gc: undefined,
           };
@@ -582,6 +619,16 @@ class Bench {
   close(): void {
     for (const client of this.clients) client.close();
   }
+}
+
+/** The CPU a process used between two readings of cpuTimes, for a Sample. */
+function cpuBetween(
+  before: { user: number; system: number } | undefined,
+  after: { user: number; system: number } | undefined,
+): Pick<Sample, 'cpu' | 'cpuSystem'> {
+  if (before === undefined || after === undefined) return { cpu: undefined, cpuSystem: undefined };
+  const system = after.system - before.system;
+  return { cpu: after.user - before.user + system, cpuSystem: system };
 }
 
 function keysOf(count: number): string[] {
@@ -622,6 +669,7 @@ async function main(): Promise<void> {
   const services = await loadServices();
   const opened: Target[] = [];
   let bench: Bench | undefined;
+  let relayFloor: RelayFloor | undefined;
   try {
     const direct = directTarget(services);
     opened.push(direct);
@@ -640,6 +688,8 @@ async function main(): Promise<void> {
       await target.sdk().send(new CreateBucketCommand({ Bucket: bucket }));
       bench.buckets.set(target.name, bucket);
     }
+    // First, before the proxy has served anything: the relays are measured on the machine as the rows find it.
+    relayFloor = await bench.relayFloorRow(direct);
     const { singleSize, multipartSize, partSize, partQueue } = settings;
     await bench.transferRows(
       { put: 'put-single', get: 'get-single' },
@@ -672,6 +722,7 @@ async function main(): Promise<void> {
     machine,
     settings: { ...settings, rows: [...settings.rows] },
     cipher,
+    relayFloor,
     rows: bench.finish(cipher),
     upstreamRequests: bench.upstreamCounts,
     notes: bench.notes,
@@ -681,10 +732,10 @@ async function main(): Promise<void> {
     `machine: ${machine.cpuModel}, ${machine.cores} cores, ${machine.memoryGiB} GiB; Linux ${machine.kernel}; Node ${machine.node}; SeaweedFS ${machine.seaweedfs}; ${machine.rclone}; ${machine.curl}`,
     `load average (1 min): ${machine.load.start.toFixed(2)} at the start, ${machine.load.end.toFixed(2)} at the end`,
     `raw AES-256-GCM, one cipher per 64 KiB segment, this Node: seal ${cipher.sealSPerGiB.toFixed(3)} s/GiB, open ${cipher.openSPerGiB.toFixed(3)} s/GiB (lowest of ${cipher.sealSamples.length}; seal ${Math.max(...cipher.sealSamples).toFixed(3)}, open ${Math.max(...cipher.openSamples).toFixed(3)} at most)`,
+    ...(relayFloor === undefined ? [] : renderRelayFloor(relayFloor, cipher)),
     'figures: median ±half the spread over rounds; ratio = proxy speed / direct speed (latency rows: direct ms / proxy ms);',
-    'CPU = user+system seconds of the process (/proc/<pid>/stat) per GiB moved, or per request; peak RSS = VmHWM over the row',
-    '',
-    renderTable(tableRows(results.rows)),
+    'CPU = user+system seconds of the process (/proc/<pid>/stat) per GiB moved, or per request (sys: the system part); peak RSS = VmHWM over the row',
+    ...(results.rows.length === 0 ? [] : ['', renderTable(tableRows(results.rows))]),
     ...(results.upstreamRequests.length === 0
       ? []
       : ['', 'upstream requests per client request:', renderUpstreamCounts(results.upstreamRequests)]),
