@@ -1,7 +1,8 @@
 # syntax=docker/dockerfile:1
 # One image for every command: `serve` (the default, the sidecar), `webhook` (the injector), `inject`,
-# `check-config`. TypeScript runs through Node 24's type stripping, so there is no build step: the
-# sources are copied as they are and run from /app (Node does not strip types under node_modules).
+# `check-config`. The build stage compiles src/ to JavaScript (dist/, as `npm run build` does): Node 24
+# could run the TypeScript through its type stripping, but that keeps about 30 MiB more resident for the
+# process's life.
 #
 # The bases (see docs/DEPLOYMENT.md, "The image"): Node 24 on Debian 12 in both stages, glibc like the
 # Node binary the tests run on. The final one is distroless: Node and the C libraries it links, CA
@@ -11,6 +12,15 @@
 # The image test builds this file on bases assembled from Debian packages (scripts/image-bases.sh).
 ARG BUILD_IMAGE=node:24-bookworm-slim
 ARG RUNTIME_IMAGE=gcr.io/distroless/nodejs24-debian12:nonroot
+
+FROM ${BUILD_IMAGE} AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+# TypeScript and the type definitions; no install scripts (the `node` devDependency would fetch a second Node).
+RUN npm ci --include=dev --ignore-scripts --no-audit --no-fund --loglevel=error
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+RUN node node_modules/typescript/bin/tsc -p tsconfig.build.json
 
 FROM ${BUILD_IMAGE} AS dependencies
 WORKDIR /app
@@ -27,7 +37,7 @@ WORKDIR /app
 COPY --from=dependencies /app/node_modules ./node_modules
 COPY package.json ./
 COPY bin ./bin
-COPY src ./src
+COPY --from=build /app/dist ./dist
 # Numeric, so that the kubelet can enforce runAsNonRoot; 65532 is the injected sidecar's runAsUser
 # and distroless's nonroot user. /app belongs to root, so the proxy cannot change its own code; it
 # writes nothing at run time, so the root filesystem can be mounted read-only.
@@ -38,5 +48,5 @@ EXPOSE 8190 8191 8443
 # and start no child processes, so there are no zombies to reap and no init process is needed.
 # A 1 MiB young generation makes V8 collect the short-lived 64 KiB segment buffers early: measured with
 # `npm run bench`, peak RSS while streaming fell from about 200 MiB to about 150 MiB and throughput rose.
-ENTRYPOINT ["/nodejs/bin/node", "--max-semi-space-size=1", "/app/src/main.ts"]
+ENTRYPOINT ["/nodejs/bin/node", "--max-semi-space-size=1", "/app/dist/main.js"]
 CMD ["serve"]

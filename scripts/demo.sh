@@ -69,8 +69,9 @@ s3_secret=$(field s3.secretAccessKey)
 vault_addr=$(field vault.directAddr)
 root_token=$(field vault.rootToken)
 
-if [[ ! -f src/main.ts ]]; then
-  echo "demo: src/main.ts does not exist yet; the services are up (state in $state). Ctrl-C stops them." >&2
+# The proxy runs as it ships: src/ compiled to dist/ (package.json "build").
+if ! tsc -p tsconfig.build.json; then
+  echo "demo: the build failed; the services are up (state in $state). Ctrl-C stops them." >&2
   wait "$services_pid"
   exit 1
 fi
@@ -78,7 +79,7 @@ fi
 echo "demo: starting the proxy on $listen (health on $health), log in $proxy_log"
 (
   eval "$(node test/support/services.ts proxy-env --state "$state" --listen "$listen" --health "$health")"
-  exec node --max-semi-space-size=1 src/main.ts serve
+  exec node --max-semi-space-size=1 dist/main.js serve
 ) >"$proxy_log" 2>&1 &
 proxy_pid=$!
 

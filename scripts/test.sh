@@ -63,6 +63,9 @@ status_of() { if (($1 == 0)); then echo ok; else echo "FAILED ($1)"; fi; }
 echo "== tsc -p tsconfig.json"
 tsc -p tsconfig.json
 tsc_status=$?
+echo "== build: tsc -p tsconfig.build.json (dist/, the JavaScript the proxy runs as)"
+tsc -p tsconfig.build.json
+build_status=$?
 echo "== biome check ."
 biome check .
 biome_status=$?
@@ -85,7 +88,7 @@ echo "== node --test ${options[*]} ${files[*]}"
 node --test --test-concurrency=2 --test-timeout=300000 "${options[@]}" "${files[@]}"
 test_status=$?
 
-echo "== summary: tsc $(status_of $tsc_status), biome $(status_of $biome_status), tests $(status_of $test_status)"
+echo "== summary: tsc $(status_of $tsc_status), build $(status_of $build_status), biome $(status_of $biome_status), tests $(status_of $test_status)"
 if ((test_status != 0)); then exit "$test_status"; fi
-if ((tsc_status != 0 || biome_status != 0)); then exit 1; fi
+if ((tsc_status != 0 || build_status != 0 || biome_status != 0)); then exit 1; fi
 exit 0

@@ -178,7 +178,7 @@ describe('the container image, built and run as the sidecar runs', {
     assert.deepEqual(image.Config.Entrypoint, [
       '/nodejs/bin/node',
       '--max-semi-space-size=1',
-      '/app/src/main.ts',
+      '/app/dist/main.js',
     ]);
     assert.deepEqual(image.Config.Cmd, ['serve']);
     assert.deepEqual(Object.keys(image.Config.ExposedPorts).sort(), ['8190/tcp', '8191/tcp', '8443/tcp']);
@@ -202,7 +202,7 @@ describe('the container image, built and run as the sidecar runs', {
     const probe = `
       const fs = require('node:fs');
       const writes = {};
-      for (const dir of ['/', '/app', '/app/src', '/tmp', '/home/nonroot']) {
+      for (const dir of ['/', '/app', '/app/dist', '/tmp', '/home/nonroot']) {
         try { fs.writeFileSync(dir + '/.probe', 'x'); writes[dir] = 'written'; }
         catch (e) { writes[dir] = e.code; }
       }
@@ -214,13 +214,16 @@ describe('the container image, built and run as the sidecar runs', {
       writes: {
         '/': 'EROFS',
         '/app': 'EROFS',
-        '/app/src': 'EROFS',
+        '/app/dist': 'EROFS',
         '/tmp': 'EROFS',
         '/home/nonroot': 'EROFS',
       },
     });
     const { stdout: top } = await podman(['top', container.name, 'huser', 'args']);
-    assert.match(top, /^65532\s+\/nodejs\/bin\/node --max-semi-space-size=1 \/app\/src\/main\.ts serve\s*$/m);
+    assert.match(
+      top,
+      /^65532\s+\/nodejs\/bin\/node --max-semi-space-size=1 \/app\/dist\/main\.js serve\s*$/m,
+    );
   });
 
   it('answers /healthz and /readyz with 200, Vault and SeaweedFS being usable', async () => {

@@ -1,8 +1,10 @@
 /**
- * The proxy under test, run as users run it: `node src/main.ts serve`, configured only by its
+ * The proxy under test, run as users run it: `node dist/main.js serve` (the build of src/, as `npm start`
+ * and the image run it), configured only by its
  * environment, talking to the real OpenBao and SeaweedFS from services.ts.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { readdirSync, statSync } from 'node:fs';
 import { Agent } from 'node:http';
 import type { LookupFunction } from 'node:net';
 import { resolve } from 'node:path';
@@ -12,7 +14,7 @@ import { freePorts } from './ports.ts';
 import type { ServicesState } from './services.ts';
 
 const REPO_ROOT = resolve(import.meta.dirname, '..', '..');
-const MAIN = 'src/main.ts';
+const MAIN = 'dist/main.js';
 /** The same V8 flags as `npm start` and the container image (see package.json). */
 const NODE_FLAGS = ['--max-semi-space-size=1'];
 const HEALTH_TIMEOUT_MS = 30_000;
@@ -111,7 +113,25 @@ function track(child: ChildProcess): void {
   }
 }
 
+let buildChecked = false;
+
+/** A test of a build older than the sources would test code that is no longer there. */
+function checkBuild(): void {
+  if (buildChecked) return;
+  const built = statSync(resolve(REPO_ROOT, MAIN), { throwIfNoEntry: false })?.mtimeMs;
+  const sources = readdirSync(resolve(REPO_ROOT, 'src'), { recursive: true, encoding: 'utf8' })
+    .filter((name) => name.endsWith('.ts'))
+    .map((name) => statSync(resolve(REPO_ROOT, 'src', name)).mtimeMs);
+  if (built === undefined || Math.max(...sources) > built) {
+    throw new Error(
+      `${MAIN} is missing or older than src/: run \`npm run build\` (npm test and npm run bench build first)`,
+    );
+  }
+  buildChecked = true;
+}
+
 function spawnProxy(args: string[], env: Record<string, string>): ChildProcess {
+  checkBuild();
   const child = spawn(process.execPath, [...NODE_FLAGS, MAIN, ...args], {
     cwd: REPO_ROOT,
     env,
