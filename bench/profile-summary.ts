@@ -43,10 +43,12 @@ const CATEGORIES: Array<[string, (url: string, name: string) => boolean]> = [
   [
     'hashing (CRC, MD5, SHA)',
     (url) =>
-      url.includes('node:internal/crypto/hash') || url.endsWith('/src/s3/checksum.ts') || url === 'node:zlib',
+      url.includes('node:internal/crypto/hash') ||
+      /\/(src|dist)\/s3\/checksum\.(ts|js)$/.test(url) ||
+      url === 'node:zlib',
   ],
-  ['aws-chunked decoding', (url) => url.includes('/src/s3/aws-chunked/')],
-  ['envelope framing (seal/open JS)', (url) => url.includes('/src/envelope/')],
+  ['aws-chunked decoding', (url) => /\/(src|dist)\/s3\/aws-chunked\//.test(url)],
+  ['envelope framing (seal/open JS)', (url) => /\/(src|dist)\/envelope\//.test(url)],
   ['SigV4 signing', (url) => url.includes('@smithy/signature-v4') || url.includes('@aws-crypto')],
   [
     'undici (upstream client; llhttp is its WebAssembly parser)',
@@ -73,7 +75,7 @@ const CATEGORIES: Array<[string, (url: string, name: string) => boolean]> = [
   ],
   [
     'proxy handlers (src/proxy, src/s3, src/server)',
-    (url) => /\/src\/(proxy|s3|server|upstream|kms)\//.test(url),
+    (url) => /\/(src|dist)\/(proxy|s3|server|upstream|kms)\//.test(url),
   ],
   ['other node internals', (url) => url.startsWith('node:')],
   ['other dependencies', (url) => url.includes('node_modules')],
