@@ -1,5 +1,6 @@
-import { randomBytes } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from 'pino';
 import { classifyRequest, type S3Request } from '../s3/classify.ts';
 import { withoutClientAuthQuery } from '../s3/client-auth.ts';
 import type { HandledOperation } from '../s3/operations.ts';
@@ -50,11 +51,26 @@ export type ProxyRequestHandler = (
   expectsContinue: boolean,
 ) => void;
 
+/** Random bytes for request ids, drawn a few hundred ids at a time: one draw per request cost more than the id. */
+const idBytes = Buffer.alloc(4096);
+let idOffset = idBytes.length;
+
+/** 16 upper-case hex digits, 64 random bits, as S3's own request ids look. */
+function newRequestId(): string {
+  if (idOffset === idBytes.length) {
+    randomFillSync(idBytes);
+    idOffset = 0;
+  }
+  idOffset += 8;
+  return idBytes.toString('hex', idOffset - 8, idOffset).toUpperCase();
+}
+
 export function createProxyHandler(deps: ProxyDeps): ProxyRequestHandler {
   return (req, res, expectsContinue) => {
     const started = performance.now();
-    const id = randomBytes(8).toString('hex').toUpperCase();
-    const log = deps.logger.child({ requestId: id });
+    const id = newRequestId();
+    // Only failures and warnings log through the exchange: its child logger is made when one first does.
+    let log: Logger | undefined;
     let continued = !expectsContinue;
     let s3: S3Request;
     let classifyError: unknown;
@@ -77,7 +93,10 @@ export function createProxyHandler(deps: ProxyDeps): ProxyRequestHandler {
       id,
       s3,
       deps,
-      log,
+      get log() {
+        log ??= deps.logger.child({ requestId: id });
+        return log;
+      },
       bytesIn: 0,
       bytesOut: 0,
       continueBody() {
@@ -100,8 +119,10 @@ export function createProxyHandler(deps: ProxyDeps): ProxyRequestHandler {
       deps.metrics.requestDuration.observe({ operation: s3.operation }, seconds);
       deps.metrics.bytesIn.inc(exchange.bytesIn);
       deps.metrics.bytesOut.inc(exchange.bytesOut);
-      log.info(
+      // The same line the exchange's child logger writes, without making one for it.
+      deps.logger.info(
         {
+          requestId: id,
           operation: s3.operation,
           method: req.method,
           bucket: s3.bucket,

@@ -197,6 +197,12 @@ const KNOWN_BY_LOWER_CASE = new Map([...KNOWN_QUERY_NAMES].map((name) => [name.t
 
 type Decision = { readonly row: OperationRow } | { readonly unknownReason: string };
 
+/** The table's rows by method and level (`GET object`), in table order: a request is matched against its own. */
+const ROWS_BY_METHOD_AND_LEVEL: ReadonlyMap<string, readonly OperationRow[]> = Map.groupBy(
+  OPERATION_ROWS,
+  (row) => `${row.method} ${row.level}`,
+);
+
 function satisfies(requirement: QueryRequirement, value: string): boolean {
   switch (requirement.value.kind) {
     case 'empty':
@@ -245,13 +251,16 @@ function decide(
   headers: ClassifiableRequest['headers'],
 ): Decision {
   const named = query.filter(([name]) => !isIgnoredParameter(name) && !SIGV2_QUERY.has(name));
-  const target = level === 'service' ? 'the service' : level === 'bucket' ? 'a bucket' : 'an object';
-  const request = `${method} on ${target}${named.length === 0 ? '' : ` with ?${named.map(([n]) => n).join('&')}`}`;
+  // The request as a refusal names it; only refusals need it.
+  const described = () => {
+    const target = level === 'service' ? 'the service' : level === 'bucket' ? 'a bucket' : 'an object';
+    return `${method} on ${target}${named.length === 0 ? '' : ` with ?${named.map(([n]) => n).join('&')}`}`;
+  };
   const seen = new Set<string>();
   for (const [name] of query) {
     if (seen.has(name)) {
       return {
-        unknownReason: `${request}: query parameter "${name}" is given more than once; S3 takes each parameter once, and the upstream could read another occurrence than the proxy`,
+        unknownReason: `${described()}: query parameter "${name}" is given more than once; S3 takes each parameter once, and the upstream could read another occurrence than the proxy`,
       };
     }
     seen.add(name);
@@ -263,19 +272,19 @@ function decide(
     if (lower === 'x-id') xId = value;
     else if (lower.startsWith('x-amz-') && !isSigV4QueryParameter(name)) {
       return {
-        unknownReason: `${request}: query parameter "${name}" is a request header moved into the query string (as presigners do); the proxy applies no header given that way, so send it as a header`,
+        unknownReason: `${described()}: query parameter "${name}" is a request header moved into the query string (as presigners do); the proxy applies no header given that way, so send it as a header`,
       };
     }
   }
   const pairs = new Map(named);
-  const shape = OPERATION_ROWS.filter(
-    (row) => row.method === method && row.level === level && queryMatches(row, pairs),
+  const shape = (ROWS_BY_METHOD_AND_LEVEL.get(`${method} ${level}`) ?? []).filter((row) =>
+    queryMatches(row, pairs),
   );
   const matching = shape.filter((row) => headersMatch(row, headers));
   const tied = matching.filter((row) => row.xId === xId);
   const chosen = matching.length === 1 ? matching : tied.length > 0 ? tied : matching.filter((r) => !r.xId);
   if (chosen.length === 1 && chosen[0] !== undefined) return { row: chosen[0] };
-  return { unknownReason: explain(request, pairs, headers, shape) };
+  return { unknownReason: explain(described(), pairs, headers, shape) };
 }
 
 function explain(

@@ -200,7 +200,6 @@ export class ClientGuard {
     res.once('close', () => {
       admission.done();
       this.#watched.delete(watched);
-      if (this.#watched.size === 0) this.#stop();
     });
     this.#start();
     return undefined;
@@ -222,7 +221,12 @@ export class ClientGuard {
     this.#timer = undefined;
   }
 
+  /** Stops itself once nothing is watched, rather than at each response's end: one interval, not one per request. */
   #tick(): void {
+    if (this.#watched.size === 0) {
+      this.#stop();
+      return;
+    }
     const now = this.#now();
     const elapsed = now - this.#lastTick;
     this.#lastTick = now;

@@ -1,6 +1,5 @@
 import { Readable } from 'node:stream';
 import { fromNodeProviderChain } from '@aws-sdk/credential-providers';
-import { Hash } from '@smithy/hash-node';
 import { SignatureV4 } from '@smithy/signature-v4';
 import type { AwsCredentialIdentityProvider } from '@smithy/types';
 import { Agent, type Dispatcher } from 'undici';
@@ -8,6 +7,7 @@ import { S3Error } from '../s3/errors.ts';
 import { canonicalQueryString, encodeKeyPath, encodeRfc3986 } from '../s3/uri.ts';
 import { errorXml } from '../s3/xml/error.ts';
 import { BucketRegions, hostnameForRegion, mayBeWrongRegion, regionFromAnswer } from './bucket-region.ts';
+import { SigningSha256 } from './signing-hash.ts';
 
 export const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
 export const UNSIGNED_PAYLOAD = 'UNSIGNED-PAYLOAD';
@@ -82,7 +82,7 @@ export class UpstreamClient {
       credentials: options.credentials ?? fromNodeProviderChain(),
       region: options.region,
       service: 's3',
-      sha256: Hash.bind(null, 'sha256'),
+      sha256: SigningSha256,
       uriEscapePath: false,
       applyChecksum: false,
     });

@@ -12,7 +12,7 @@
  *
  * Chunk data is hashed as it streams; each signature is checked as soon as its chunk has ended.
  */
-import { createHash, type Hash } from 'node:crypto';
+import { createHash, type Hash, type KeyObject } from 'node:crypto';
 import { EVENT_ALGORITHM_IDENTIFIER } from '@smithy/signature-v4';
 import type { ChunkSignatureVerifier } from '../aws-chunked/decoder.ts';
 import { ClientRefusal } from './refusal.ts';
@@ -30,7 +30,7 @@ const TRAILER_ALGORITHM = `${SIGV4_ALGORITHM}-TRAILER`;
 const EMPTY_SHA256 = sha256Hex('');
 
 export type ChunkChainSeed = {
-  readonly signingKey: Buffer;
+  readonly signingKey: KeyObject;
   readonly amzDate: string;
   readonly scope: CredentialScope;
   /** The signature of the request itself (the seed signature). */
@@ -38,7 +38,7 @@ export type ChunkChainSeed = {
 };
 
 export class ChunkSignatureChain implements ChunkSignatureVerifier {
-  readonly #key: Buffer;
+  readonly #key: KeyObject;
   readonly #prefix: string;
   #previous: string;
   #hash: Hash = createHash('sha256');
