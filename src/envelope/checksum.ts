@@ -3,7 +3,14 @@
  * under a key derived from the object's DEK (docs/FORMAT.md section 7.1): in clear, a CRC of a small
  * plaintext would let the storage provider confirm guesses of it.
  */
-import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
+import {
+  createCipheriv,
+  createDecipheriv,
+  createSecretKey,
+  hkdfSync,
+  type KeyObject,
+  randomBytes,
+} from 'node:crypto';
 import { DEK_SIZE, NONCE_SIZE, TAG_SIZE } from './constants.ts';
 import { EnvelopeError } from './errors.ts';
 
@@ -35,9 +42,17 @@ export function isStoredChecksumAlgorithm(name: string): name is StoredChecksumA
   return Object.hasOwn(CHECKSUM_DIGEST_SIZES, name);
 }
 
-function checksumKey(dek: Buffer): Buffer {
+/**
+ * A KeyObject, as the segment ciphers use: Node checks a Buffer key by catching two TypeErrors, which
+ * made each cipher here cost about 20 µs against 6 with a KeyObject. Node keeps the derived key's bytes
+ * inside the object until it is collected; the HKDF output Buffer is zeroed at once.
+ */
+function checksumKey(dek: Buffer): KeyObject {
   if (dek.length !== DEK_SIZE) throw new EnvelopeError('ENVELOPE_BAD_FIELD', `DEK must be ${DEK_SIZE} bytes`);
-  return Buffer.from(hkdfSync('sha256', dek, Buffer.alloc(0), CHECKSUM_LABEL, 32));
+  const derived = Buffer.from(hkdfSync('sha256', createSecretKey(dek), Buffer.alloc(0), CHECKSUM_LABEL, 32));
+  const key = createSecretKey(derived);
+  derived.fill(0);
+  return key;
 }
 
 /** `ALGORITHM:digest`, the plaintext that is sealed; undefined when it is not a checksum of the table. */
@@ -65,7 +80,6 @@ export function sealChecksum(
   const cipher = createCipheriv('aes-256-gcm', key, nonce);
   cipher.setAAD(CHECKSUM_LABEL);
   const sealed = Buffer.concat([nonce, cipher.update(text, 'ascii'), cipher.final(), cipher.getAuthTag()]);
-  key.fill(0);
   return sealed.toString('base64');
 }
 
@@ -93,8 +107,6 @@ export function openChecksum(dek: Buffer, sealed: string): PlainChecksum {
     ]).toString('latin1');
   } catch {
     throw new EnvelopeError('CHECKSUM_AUTH_FAILED', `${META_CHECKSUM} did not open under the object's key`);
-  } finally {
-    key.fill(0);
   }
   const checksum = parseChecksumText(text);
   if (checksum === undefined)

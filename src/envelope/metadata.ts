@@ -91,7 +91,7 @@ function transitKeyHeader(transitKey: string | undefined): Record<string, string
 }
 
 /** The recorded Transit key; a value that is present must be well-formed (it chooses the key to unwrap with). */
-function readTransitKey(headers: HeaderMap): string | undefined {
+function readTransitKey(headers: EnvelopeHeaders): string | undefined {
   const value = headerValue(headers, META_TRANSIT_KEY);
   if (value !== undefined && !isValidWrappedDek(value, MAX_TRANSIT_KEY_LENGTH))
     throw new EnvelopeError(
@@ -106,7 +106,8 @@ function readTransitKey(headers: HeaderMap): string | undefined {
  * envelope (written before the proxy); an envelope that is present but incomplete or malformed throws,
  * because serving such an object as plaintext would hand ciphertext to the client.
  */
-export function readEnvelope(headers: HeaderMap): StoredEnvelope | undefined {
+export function readEnvelope(responseHeaders: HeaderMap): StoredEnvelope | undefined {
+  const headers = envelopeHeaders(responseHeaders);
   const format = headerValue(headers, META_FORMAT);
   if (format === undefined) return undefined;
   if (format === FORMAT_V1_MULTIPART) {
@@ -156,20 +157,37 @@ export function readEnvelope(headers: HeaderMap): StoredEnvelope | undefined {
   };
 }
 
-function requiredValue(headers: HeaderMap, name: string): string {
+function requiredValue(headers: EnvelopeHeaders, name: string): string {
   const value = headerValue(headers, name);
   if (value === undefined) throw new EnvelopeError('ENVELOPE_MISSING_FIELD', `${name} is missing`);
   return value;
 }
 
-/** One value for a lowercase name; a name present twice (any case, or as a list) is ambiguous. */
-function headerValue(headers: HeaderMap, name: string): string | undefined {
-  const found: string[] = [];
+/** The values of the envelope's headers (META_PREFIX), by lowercase name, every occurrence kept. */
+type EnvelopeHeaders = Map<string, string[]>;
+
+/**
+ * One pass over the response's headers (a GET's carry a few dozen), so that each field below is a lookup
+ * and not another pass lowercasing every name.
+ */
+function envelopeHeaders(headers: HeaderMap): EnvelopeHeaders {
+  const found: EnvelopeHeaders = new Map();
   for (const [key, value] of Object.entries(headers)) {
-    if (value === undefined || key.toLowerCase() !== name) continue;
-    if (Array.isArray(value)) found.push(...value);
-    else found.push(value);
+    if (value === undefined || key.length <= META_PREFIX.length) continue;
+    const name = key.toLowerCase();
+    if (!name.startsWith(META_PREFIX)) continue;
+    const values = found.get(name) ?? [];
+    if (Array.isArray(value)) values.push(...value);
+    else values.push(value);
+    found.set(name, values);
   }
+  return found;
+}
+
+/** One value for a lowercase name; a name present twice (any case, or as a list) is ambiguous. */
+function headerValue(headers: EnvelopeHeaders, name: string): string | undefined {
+  const found = headers.get(name);
+  if (found === undefined) return undefined;
   if (found.length > 1) throw new EnvelopeError('ENVELOPE_BAD_FIELD', `${name} appears more than once`);
   return found[0];
 }
