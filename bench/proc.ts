@@ -1,5 +1,5 @@
 /** What /proc tells about a process of the benchmark's (the proxy, rclone): CPU time and peak memory. */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 
 /** Clock ticks per second of utime and stime in /proc/<pid>/stat (USER_HZ, 100 on Linux). */
 const CLOCK_TICKS = 100;
@@ -46,4 +46,52 @@ export function resetPeakRss(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+/** The benchmark's service processes, found among its own descendants by command name. */
+export type ServicePids = { seaweedfs: number[]; openbao: number[] };
+
+/** SeaweedFS (`weed`) and OpenBao (`bao`) processes started by this process or its children. */
+export function servicePids(root = process.pid): ServicePids {
+  const parents = new Map<number, { parent: number; name: string }>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const parent = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      parents.set(Number(entry), { parent, name });
+    } catch {
+      // The process ended while we looked.
+    }
+  }
+  const descends = (pid: number): boolean => {
+    for (let at = parents.get(pid)?.parent; at !== undefined && at > 1; at = parents.get(at)?.parent)
+      if (at === root) return true;
+    return false;
+  };
+  const named = (name: string) =>
+    [...parents].filter(([pid, p]) => p.name === name && descends(pid)).map(([pid]) => pid);
+  return { seaweedfs: named('weed'), openbao: named('bao') };
+}
+
+/**
+ * CPU seconds so far of the services, and of this process with its children that have ended (the curl
+ * processes of a row; the SDK client runs in this process): what the machine spends besides the proxy.
+ */
+export function machineCpuSeconds(pids: ServicePids): { seaweedfs: number; openbao: number; client: number } {
+  const sum = (list: number[]) =>
+    list.reduce((total, pid) => {
+      try {
+        return total + cpuSeconds(pid);
+      } catch {
+        return total;
+      }
+    }, 0);
+  const stat = readFileSync('/proc/self/stat', 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // utime, stime, cutime, cstime: fields 14–17 of stat(5).
+  const client =
+    (Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14])) / CLOCK_TICKS;
+  return { seaweedfs: sum(pids.seaweedfs), openbao: sum(pids.openbao), client };
 }

@@ -28,6 +28,20 @@ export type RowResult = {
   /** Memory rows: RSS of the fresh proxy just before the transfer. */
   idleRssMiB: number | undefined;
   gc: { scavengesPerGiB: number; markCompactsPerGiB: number; msPerGiB: number } | undefined;
+  /**
+   * CPU of every process the row kept busy, per GiB moved or per operation: the target's own (the proxy,
+   * rclone; 0 for direct), SeaweedFS, OpenBao and the client (curl, or the SDK in the benchmark process).
+   */
+  machineCpu: Partial<Record<TargetName, MachineCpuFigures>>;
+};
+
+export type MachineCpuFigures = {
+  unit: 's/GiB' | 'ms/op';
+  target: number;
+  seaweedfs: number;
+  openbao: number;
+  client: number;
+  total: number;
 };
 
 export type UpstreamCount = { request: string; upstream: string[]; target: number | undefined };
@@ -106,6 +120,45 @@ export function renderRelayFloor(floor: RelayFloor, cipher: CipherCost): string[
       return `  ${names[kind]} ${transfer('PUT', relay.put)}, ${transfer('GET', relay.get)}`;
     }),
   ];
+}
+
+/**
+ * What the whole machine spends per GiB or per request, direct and through the proxy (and rclone), and the
+ * proxy/direct ratio those costs allow when the machine's cores are what bounds both: the client and the
+ * services run on the same cores as the proxy, so what they spend counts against it.
+ */
+export function renderMachineCpu(rows: RowResult[], cores: number): string[] {
+  const lines: string[] = [];
+  const names = { proxy: 'proxy', rclone: 'rclone' } as const;
+  const parts = (target: TargetName, m: MachineCpuFigures): string =>
+    [
+      ...(target === 'direct' ? [] : [`${names[target]} ${number(m.target)}`]),
+      `SeaweedFS ${number(m.seaweedfs)}`,
+      ...(m.openbao >= 0.005 ? [`OpenBao ${number(m.openbao)}`] : []),
+      `client ${number(m.client)}`,
+    ].join(' + ');
+  for (const row of rows) {
+    const direct = row.machineCpu.direct;
+    const proxy = row.machineCpu.proxy;
+    if (direct === undefined || proxy === undefined || !row.higherIsBetter) continue;
+    const unit = direct.unit;
+    const most = (m: MachineCpuFigures) =>
+      unit === 'ms/op'
+        ? `${number((cores * 1000) / m.total)} ops/s`
+        : `${number((cores * 1024) / m.total)} MiB/s`;
+    const rclone = row.machineCpu.rclone;
+    lines.push(
+      `  ${row.label} (${row.client}), ${unit}: direct ${number(direct.total)} (${parts('direct', direct)}); proxy ${number(proxy.total)} (${parts('proxy', proxy)})` +
+        (rclone === undefined ? '' : `; rclone-crypt ${number(rclone.total)} (${parts('rclone', rclone)})`) +
+        `. ${cores} cores allow ${most(direct)} direct, ${most(proxy)} through the proxy: proxy/direct ≤ ${(direct.total / proxy.total).toFixed(2)} when CPU-bound`,
+    );
+  }
+  return lines.length === 0
+    ? []
+    : [
+        'CPU of every process per GiB moved or per request, the same rows (user+system, /proc; the client runs on the same cores):',
+        ...lines,
+      ];
 }
 
 export function tableRows(rows: RowResult[]): string[][] {

@@ -17,11 +17,20 @@ import { loadServices, REPO_ROOT, type Services } from '../test/support/services
 import { type CipherCost, measureCipherCost } from './cipher-cost.ts';
 import { type BenchClient, curlClient, generatedBody, type Range, sdkClient } from './clients.ts';
 import { currentLoad, describeMachine } from './machine.ts';
-import { cpuTimes, peakRssMiB, resetPeakRss, rssMiB } from './proc.ts';
+import {
+  cpuTimes,
+  machineCpuSeconds,
+  peakRssMiB,
+  resetPeakRss,
+  rssMiB,
+  type ServicePids,
+  servicePids,
+} from './proc.ts';
 import { measureRelayFloor, type RelayFloor } from './relay-floor.ts';
 import {
   type Results,
   type RowResult,
+  renderMachineCpu,
   renderRelayFloor,
   renderSvg,
   renderTable,
@@ -56,7 +65,11 @@ type Sample = {
   cpuSystem: number | undefined;
   peakMiB: number | undefined;
   gc: ReturnType<typeof countGc> | undefined;
+  /** CPU seconds the services and the client spent meanwhile (undefined when the services are not ours). */
+  machine: MachineCpu | undefined;
 };
+
+type MachineCpu = { seaweedfs: number; openbao: number; client: number };
 
 type RowSpec = {
   id: RowId;
@@ -79,6 +92,7 @@ class Row {
     { seconds: number; systemSeconds: number; bytes: number; ops: number }
   >();
   readonly #peak = new Map<'proxy' | 'rclone', number>();
+  readonly #machine = new Map<TargetName, MachineCpu & { target: number; bytes: number; ops: number }>();
   #gc: { scavenges: number; markCompacts: number; ms: number; bytes: number } | undefined;
   #idleRssMiB: number | undefined;
 
@@ -98,6 +112,23 @@ class Row {
 
   add(target: TargetName, sample: Sample, figure: number, amount: { bytes?: number; ops?: number }): void {
     this.#figures.set(target, [...(this.#figures.get(target) ?? []), figure]);
+    if (sample.machine !== undefined) {
+      const m = this.#machine.get(target) ?? {
+        seaweedfs: 0,
+        openbao: 0,
+        client: 0,
+        target: 0,
+        bytes: 0,
+        ops: 0,
+      };
+      m.seaweedfs += sample.machine.seaweedfs;
+      m.openbao += sample.machine.openbao;
+      m.client += sample.machine.client;
+      m.target += sample.cpu ?? 0;
+      m.bytes += amount.bytes ?? 0;
+      m.ops += amount.ops ?? 0;
+      this.#machine.set(target, m);
+    }
     if (target === 'direct') return;
     if (sample.cpu !== undefined) {
       const cpu = this.#cpu.get(target) ?? { seconds: 0, systemSeconds: 0, bytes: 0, ops: 0 };
@@ -130,6 +161,18 @@ class Row {
           : { msPerOp: (c.seconds * 1000) / c.ops, systemShare };
     }
     const perGiB = (value: number, bytes: number): number => (value * GiB) / bytes;
+    const machineCpu: RowResult['machineCpu'] = {};
+    for (const [target, m] of this.#machine) {
+      const per = (seconds: number) => (m.bytes > 0 ? perGiB(seconds, m.bytes) : (seconds * 1000) / m.ops);
+      machineCpu[target] = {
+        unit: m.bytes > 0 ? 's/GiB' : 'ms/op',
+        target: per(m.target),
+        seaweedfs: per(m.seaweedfs),
+        openbao: per(m.openbao),
+        client: per(m.client),
+        total: per(m.target + m.seaweedfs + m.openbao + m.client),
+      };
+    }
     return {
       id: spec.id,
       client: spec.client,
@@ -152,6 +195,7 @@ class Row {
               sPerGiB: spec.cipher === 'seal' ? cipher.sealSPerGiB : cipher.openSPerGiB,
             },
       peakRssMiB: Object.fromEntries(this.#peak),
+      machineCpu,
       rssTargetMiB: spec.rssTargetMiB,
       idleRssMiB: this.#idleRssMiB,
       gc:
@@ -196,6 +240,8 @@ class Bench {
   readonly upstreamCounts: UpstreamCount[] = [];
   readonly notes: string[] = [];
   #peakResetWorks = true;
+  /** The SeaweedFS and OpenBao processes, when this benchmark started them (not when it attached to others). */
+  readonly #services: ServicePids | undefined;
 
   constructor(settings: BenchSettings, services: Services, targets: Target[], proxy: ProxyTarget) {
     this.settings = settings;
@@ -203,6 +249,8 @@ class Bench {
     this.targets = targets;
     this.proxy = proxy;
     this.clients = settings.clients.map((name) => (name === 'curl' ? curlClient() : sdkClient()));
+    const pids = servicePids();
+    this.#services = pids.seaweedfs.length > 0 && pids.openbao.length > 0 ? pids : undefined;
   }
 
   row(spec: RowSpec): Row {
@@ -228,6 +276,7 @@ class Bench {
     const pid = target.pid;
     if (pid !== undefined && !resetPeakRss(pid)) this.#peakResetWorks = false;
     const cpuBefore = pid === undefined ? undefined : cpuTimes(pid);
+    const machineBefore = this.#services === undefined ? undefined : machineCpuSeconds(this.#services);
     const logsBefore = proxy?.process.logs().length ?? 0;
     const stopStrace =
       proxy !== undefined && pid !== undefined && this.settings.straceDir !== undefined
@@ -242,7 +291,16 @@ class Bench {
     const seconds = (performance.now() - started) / 1000;
     console.error(`${label} ${target.name}: ${seconds.toFixed(2)} s`);
     const cpuAfter = pid === undefined ? undefined : cpuTimes(pid);
+    const machineAfter = this.#services === undefined ? undefined : machineCpuSeconds(this.#services);
     return {
+      machine:
+        machineBefore === undefined || machineAfter === undefined
+          ? undefined
+          : {
+              seaweedfs: machineAfter.seaweedfs - machineBefore.seaweedfs,
+              openbao: machineAfter.openbao - machineBefore.openbao,
+              client: machineAfter.client - machineBefore.client,
+            },
       seconds,
       ...cpuBetween(cpuBefore, cpuAfter),
       peakMiB: pid === undefined ? undefined : peakRssMiB(pid),
@@ -584,6 +642,7 @@ class Bench {
             ...cpuBetween(cpuBefore, cpuTimes(pid)),
             peakMiB: peakRssMiB(pid),
             gc: undefined,
+            machine: undefined,
           };
           row.add('proxy', sample, memory.bytes / MiB / seconds, { bytes: memory.bytes });
         }
@@ -736,6 +795,9 @@ async function main(): Promise<void> {
     'figures: median ±half the spread over rounds; ratio = proxy speed / direct speed (latency rows: direct ms / proxy ms);',
     'CPU = user+system seconds of the process (/proc/<pid>/stat) per GiB moved, or per request (sys: the system part); peak RSS = VmHWM over the row',
     ...(results.rows.length === 0 ? [] : ['', renderTable(tableRows(results.rows))]),
+    ...((machineLines) => (machineLines.length === 0 ? [] : ['', ...machineLines]))(
+      renderMachineCpu(results.rows, machine.cores),
+    ),
     ...(results.upstreamRequests.length === 0
       ? []
       : ['', 'upstream requests per client request:', renderUpstreamCounts(results.upstreamRequests)]),
