@@ -52,12 +52,12 @@ export interface BenchClient {
  * different work for each. Measured: SeaweedFS answers a 4 KiB range of a 256 MiB object of one repeated
  * byte in 8–33 ms, of random bytes in 3–4.
  */
-const PATTERN = randomBytes(MiB);
+const BLOCK = randomBytes(MiB);
 
-/** A Buffer of `length` bytes of the pattern, for bodies the SDK sends in one piece. */
-export function patternBuffer(length: number): Buffer {
+/** A Buffer of `length` bytes of the block, for bodies the SDK sends in one piece. */
+export function wholeBody(length: number): Buffer {
   const buffer = Buffer.allocUnsafe(length);
-  for (let offset = 0; offset < length; offset += PATTERN.length) PATTERN.copy(buffer, offset);
+  for (let offset = 0; offset < length; offset += BLOCK.length) BLOCK.copy(buffer, offset);
   return buffer;
 }
 
@@ -67,9 +67,9 @@ export function generatedBody(length: number): Readable {
   return new Readable({
     read() {
       if (sent >= length) return this.push(null);
-      const n = Math.min(PATTERN.length, length - sent);
+      const n = Math.min(BLOCK.length, length - sent);
       sent += n;
-      this.push(n === PATTERN.length ? PATTERN : PATTERN.subarray(0, n));
+      this.push(n === BLOCK.length ? BLOCK : BLOCK.subarray(0, n));
     },
   });
 }
@@ -139,7 +139,7 @@ export function sdkClient(): BenchClient {
       const client = target.sdk(concurrency);
       await inParallel(keys, concurrency, async (key) => {
         // A small body as a Buffer, as applications send small objects; a large one streamed.
-        const body = size <= PATTERN.length ? PATTERN.subarray(0, size) : generatedBody(size);
+        const body = size <= BLOCK.length ? BLOCK.subarray(0, size) : generatedBody(size);
         await client.send(
           new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentLength: size }),
         );
@@ -188,7 +188,7 @@ export function curlClient(): BenchClient {
   const files = new Map<number, string>();
   let configs = 0;
 
-  /** A file of `size` bytes of the pattern, made once per size. */
+  /** A file of `size` bytes of the block, made once per size. */
   const bodyFile = (size: number): string => {
     let path = files.get(size);
     if (path === undefined) {
@@ -196,7 +196,7 @@ export function curlClient(): BenchClient {
       const fd = openSync(path, 'w');
       try {
         for (let written = 0; written < size; )
-          written += writeSync(fd, PATTERN, 0, Math.min(MiB, size - written));
+          written += writeSync(fd, BLOCK, 0, Math.min(MiB, size - written));
       } finally {
         closeSync(fd);
       }

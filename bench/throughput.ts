@@ -15,14 +15,7 @@ import { startCountingRelay } from '../test/support/counting-relay.ts';
 import { MiB, seededRandom, uniqueBucket } from '../test/support/fixtures.ts';
 import { loadServices, REPO_ROOT, type Services } from '../test/support/services.ts';
 import { type CipherCost, measureCipherCost } from './cipher-cost.ts';
-import {
-  type BenchClient,
-  curlClient,
-  generatedBody,
-  patternBuffer,
-  type Range,
-  sdkClient,
-} from './clients.ts';
+import { type BenchClient, curlClient, generatedBody, type Range, sdkClient, wholeBody } from './clients.ts';
 import { currentLoad, describeMachine } from './machine.ts';
 import {
   cpuTimes,
@@ -470,7 +463,7 @@ class Bench {
     if (!rows.has('range')) return;
     const key = 'range-object';
     // A Buffer body goes with a plain Content-Length, which every target takes (rclone refuses aws-chunked).
-    const body = patternBuffer(rangeObjectSize);
+    const body = wholeBody(rangeObjectSize);
     for (const target of this.targets) {
       await target.sdk().send(new PutObjectCommand({ Bucket: this.bucket(target), Key: key, Body: body }));
     }
