@@ -44,6 +44,7 @@ export {
   discoverPartLayout,
   type FetchHeader,
   type FetchStored,
+  KEY_WINDOW,
   type LayoutPart,
   type MultipartOpenOptions,
   type PartLayout,

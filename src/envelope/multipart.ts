@@ -430,13 +430,17 @@ export function planMultipartRead(
   return { cipherStart, cipherEndInclusive };
 }
 
+/** Parts whose keys are asked for together while reading (their plaintext keys are held until used). */
+export const KEY_WINDOW = 32;
+
 export type MultipartOpenOptions = {
   layout: PartLayout;
   start: number;
   endInclusive: number;
   /**
-   * The part's unwrapped DEK. Called once per part read, for the next part while the current one
-   * streams. The stream zeroes the buffer when done with the part, so return one the stream may own.
+   * The part's unwrapped DEK. Called once per part read, ahead of the part: for KEY_WINDOW parts at a time,
+   * in one turn of the event loop, the next window while the last part of the current one streams. The
+   * stream zeroes the buffer when done with the part (or when it ends early), so return one it may own.
    */
   dataKey: (part: LayoutPart) => Promise<Buffer>;
 };
@@ -478,7 +482,7 @@ class MultipartOpenStream extends Transform {
     this.#expectedStored = plan.cipherEndInclusive - plan.cipherStart + 1;
     this.#dataKey = options.dataKey;
     this.#phase = (plan.steps[0] as ReadStep).headerInline ? 'header' : 'segments';
-    this.#requestKey(0);
+    this.#requestKeysFrom(0);
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
@@ -571,7 +575,7 @@ class MultipartOpenStream extends Transform {
           plaintextSize: step.part.plainSize,
           window: step.window,
         });
-        this.#requestKey(this.#step + 1);
+        this.#requestKeysFrom(this.#step + 1);
       }
       const opener = this.#opener;
       let used: number;
@@ -598,6 +602,17 @@ class MultipartOpenStream extends Transform {
     this.#opener = undefined;
     this.#keys[this.#step]?.fill(0);
     this.#keys[this.#step] = undefined;
+  }
+
+  /**
+   * Asks for the keys of KEY_WINDOW parts from `step` on, unless `step`'s is asked for already: asked in one
+   * turn, they go to Transit as one batch, so a cold read of many parts costs a call per window, not per part.
+   */
+  #requestKeysFrom(step: number): void {
+    if (this.#keyRequests[step] !== undefined) return;
+    for (let ahead = step; ahead < Math.min(step + KEY_WINDOW, this.#steps.length); ahead++) {
+      this.#requestKey(ahead);
+    }
   }
 
   #requestKey(step: number): Promise<Buffer> | undefined {

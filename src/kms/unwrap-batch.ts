@@ -3,7 +3,7 @@ import { MAX_BATCH, type UnwrapResult } from './transit.ts';
 
 /**
  * Unwrap requests made in the same turn of the event loop go to Transit together, as one batch call of
- * up to MAX_BATCH keys: reading a multipart object asks for a key per part at once, and so do
+ * up to MAX_BATCH keys: reading a multipart object asks for the keys of up to 32 parts at once (KEY_WINDOW), and so do
  * concurrent reads of different objects. A request made alone waits one turn and goes alone.
  */
 export class UnwrapBatcher {

@@ -1,8 +1,17 @@
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { bodyBytes, createBucket, patternBytes, uniqueBucket } from '../support/fixtures.ts';
+import {
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  PutObjectCommand,
+  type S3Client,
+  UploadPartCommand,
+} from '@aws-sdk/client-s3';
+import { KEY_WINDOW } from '../../src/envelope/index.ts';
+import { bodyBytes, createBucket, MiB, patternBytes, uniqueBucket } from '../support/fixtures.ts';
 import { type ProxyProcess, proxyS3Client, startProxy } from '../support/proxy-process.ts';
 import { createS3Client, type Services, useServices } from '../support/services.ts';
 import { bao, metric, metricsOf, ownTransitKey, rejection } from './vault-support.ts';
@@ -91,6 +100,46 @@ describe('Transit off the hot path: pre-wrapped keys for writes, cached keys for
     assert.equal(delta('key_cache_lookups_total', { result: 'miss' }), 1);
     assert.equal(delta('key_cache_lookups_total', { result: 'hit' }), 19);
     assert.ok(metric(afterText, 'key_cache_entries') >= 1);
+  });
+
+  it(`a first read of a ${KEY_WINDOW + 2}-part object asks Vault for its keys in 3 decrypt calls, not one per part`, async () => {
+    const key = 'many-parts';
+    const partCount = KEY_WINDOW + 2;
+    // S3's smallest part (all but the last); the same bytes in each part, whose order other tests check.
+    const part = patternBytes(5 * MiB, 3);
+    const last = patternBytes(1000, 4);
+    const { UploadId } = await client.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key }));
+    const etags: string[] = [];
+    for (let number = 1; number <= partCount; number++) {
+      const Body = number === partCount ? last : part;
+      const sent = await client.send(
+        new UploadPartCommand({ Bucket: bucket, Key: key, UploadId, PartNumber: number, Body }),
+      );
+      etags.push(sent.ETag ?? '');
+    }
+    await client.send(
+      new CompleteMultipartUploadCommand({
+        Bucket: bucket,
+        Key: key,
+        UploadId,
+        MultipartUpload: { Parts: etags.map((ETag, i) => ({ ETag, PartNumber: i + 1 })) },
+      }),
+    );
+    const expected = createHash('sha256');
+    for (let number = 1; number < partCount; number++) expected.update(part);
+    expected.update(last);
+
+    const before = await metricsOf(proxy);
+    const got = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+    const read = createHash('sha256');
+    for await (const chunk of got.Body as AsyncIterable<Uint8Array>) read.update(chunk);
+    assert.equal(read.digest('hex'), expected.digest('hex'));
+    const afterText = await metricsOf(proxy);
+    const delta = (name: string, labels: Record<string, string>) =>
+      metric(afterText, name, labels) - metric(before, name, labels);
+    // The first part's key alone (before the status line), then one batch per window of parts ahead.
+    assert.equal(delta('vault_requests_total', { call: 'decrypt' }), 3);
+    assert.equal(delta('key_cache_lookups_total', { result: 'miss' }), partCount);
   });
 
   it('while Vault is down, reads whose keys are cached go on; other reads and all writes get 503 and store nothing', async () => {

@@ -9,6 +9,7 @@ import {
   discoverPartLayout,
   EnvelopeError,
   encodePartHeader,
+  KEY_WINDOW,
   PART_HEADER_SIZE,
   type PartHeader,
   type PartLayout,
@@ -328,6 +329,64 @@ describe('createMultipartOpenStream and data keys', () => {
     // Part 2's key is requested before any of part 2 could be released, part 3's likewise.
     assert.ok((releasedWhenAsked[1] as number) < S, String(releasedWhenAsked));
     assert.ok((releasedWhenAsked[2] as number) < 3 * S, String(releasedWhenAsked));
+  });
+
+  it(`asks for ${KEY_WINDOW} parts’ keys in one turn, and for the next ${KEY_WINDOW} when the last of them begins`, async () => {
+    const partCount = KEY_WINDOW + 8;
+    const object = await buildMultipart(Array.from({ length: partCount }, () => 1000));
+    const layout = await layoutOf(object);
+    const keys = keyService([object]);
+    // Keys asked for in one turn of the event loop go to Transit as one batch; the input comes one piece per turn.
+    let turn = 0;
+    let fed = 0;
+    async function* onePiecePerTurn() {
+      for (const piece of split(object.stored, [700])) {
+        fed += piece.length;
+        yield piece;
+        await new Promise((resolve) => setImmediate(resolve));
+        turn++;
+      }
+    }
+    const askedInTurn: number[] = [];
+    const fedWhenAsked: number[] = [];
+    const dataKey = async (part: PartLayout['parts'][number]) => {
+      askedInTurn.push(turn);
+      fedWhenAsked.push(fed);
+      return keys.dataKey(part);
+    };
+    const output: Buffer[] = [];
+    await pipeline(
+      Readable.from(onePiecePerTurn()),
+      createMultipartOpenStream({ layout, start: 0, endInclusive: layout.plainSize - 1, dataKey }),
+      new Writable({
+        write(chunk: Buffer, _encoding, callback) {
+          output.push(chunk);
+          callback();
+        },
+      }),
+    );
+    assert.ok(Buffer.concat(output).equals(object.plaintext));
+    assert.deepEqual(
+      keys.calls,
+      Array.from({ length: partCount }, (_, i) => i),
+    );
+    const first = askedInTurn.slice(0, KEY_WINDOW);
+    const second = askedInTurn.slice(KEY_WINDOW);
+    assert.ok(
+      first.every((t) => t === 0),
+      `first window asked in turns ${first}`,
+    );
+    assert.ok(
+      second.every((t) => t === second[0]),
+      `second window asked in turns ${second}`,
+    );
+    // Asked for once part 32's segments began arriving, before any of part 33 had.
+    const partStored = (layout.parts[1]?.storedOffset ?? 0) - (layout.parts[0]?.storedOffset ?? 0);
+    const asked = fedWhenAsked[KEY_WINDOW] as number;
+    assert.ok(
+      asked > (KEY_WINDOW - 1) * partStored && asked <= KEY_WINDOW * partStored + 700,
+      `asked with ${asked} stored bytes fed, parts of ${partStored}`,
+    );
   });
 
   it('fails with the key service’s error and releases nothing of that part; keys fetched ahead are zeroed', async () => {
