@@ -3,8 +3,8 @@ import { MAX_BATCH, type UnwrapResult } from './transit.ts';
 
 /**
  * Unwrap requests made in the same turn of the event loop go to Transit together, as one batch call of
- * up to MAX_BATCH keys: reading a multipart object asks for the keys of up to 32 parts at once (KEY_WINDOW), and so do
- * concurrent reads of different objects. A request made alone waits one turn and goes alone.
+ * up to MAX_BATCH keys: reading a multipart object asks for the keys of up to KEY_WINDOW parts at once,
+ * and so do concurrent reads of different objects. A request made alone waits one turn and goes alone.
  */
 export class UnwrapBatcher {
   readonly #unwrapMany: (wrappedKeys: readonly string[]) => Promise<UnwrapResult[]>;
