@@ -1,17 +1,16 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import {
-  CompleteMultipartUploadCommand,
-  CreateMultipartUploadCommand,
-  GetObjectCommand,
-  HeadObjectCommand,
-  PutObjectCommand,
-  type S3Client,
-  UploadPartCommand,
-} from '@aws-sdk/client-s3';
+import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { KEY_WINDOW } from '../../src/envelope/index.ts';
-import { bodyBytes, createBucket, MiB, patternBytes, uniqueBucket } from '../support/fixtures.ts';
+import {
+  bodyBytes,
+  createBucket,
+  MiB,
+  patternBytes,
+  uniqueBucket,
+  uploadParts,
+} from '../support/fixtures.ts';
 import { type ProxyProcess, proxyS3Client, startProxy } from '../support/proxy-process.ts';
 import { createS3Client, type Services, useServices } from '../support/services.ts';
 import { bao, metric, metricsOf, ownTransitKey, rejection } from './vault-support.ts';
@@ -108,26 +107,10 @@ describe('Transit off the hot path: pre-wrapped keys for writes, cached keys for
     // S3's smallest part (all but the last); the same bytes in each part, whose order other tests check.
     const part = patternBytes(5 * MiB, 3);
     const last = patternBytes(1000, 4);
-    const { UploadId } = await client.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key }));
-    const etags: string[] = [];
-    for (let number = 1; number <= partCount; number++) {
-      const Body = number === partCount ? last : part;
-      const sent = await client.send(
-        new UploadPartCommand({ Bucket: bucket, Key: key, UploadId, PartNumber: number, Body }),
-      );
-      etags.push(sent.ETag ?? '');
-    }
-    await client.send(
-      new CompleteMultipartUploadCommand({
-        Bucket: bucket,
-        Key: key,
-        UploadId,
-        MultipartUpload: { Parts: etags.map((ETag, i) => ({ ETag, PartNumber: i + 1 })) },
-      }),
-    );
+    const parts = [...Array.from({ length: partCount - 1 }, () => part), last];
+    await uploadParts(client, bucket, key, parts);
     const expected = createHash('sha256');
-    for (let number = 1; number < partCount; number++) expected.update(part);
-    expected.update(last);
+    for (const body of parts) expected.update(body);
 
     const before = await metricsOf(proxy);
     const got = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
