@@ -46,7 +46,8 @@ USER 65532:65532
 EXPOSE 8190 8191 8443
 # Node is PID 1: the proxy and the webhook handle SIGTERM and SIGINT themselves (drain, then exit),
 # and start no child processes, so there are no zombies to reap and no init process is needed.
-# A 1 MiB young generation makes V8 collect the short-lived 64 KiB segment buffers early: measured with
-# `npm run bench`, peak RSS while streaming fell from about 200 MiB to about 150 MiB and throughput rose.
-ENTRYPOINT ["/nodejs/bin/node", "--max-semi-space-size=1", "/app/dist/main.js"]
+# The V8 heap flags (docs/decisions/0015-v8-heap-flags.md): a 1 MiB young generation collects the
+# short-lived 64 KiB segment buffers early; an old-generation limit of at least 64 MiB keeps those
+# buffers from setting off a full collection every few MiB streamed.
+ENTRYPOINT ["/nodejs/bin/node", "--max-semi-space-size=1", "--initial-old-space-size=64", "/app/dist/main.js"]
 CMD ["serve"]

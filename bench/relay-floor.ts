@@ -58,8 +58,8 @@ export type RelayFloor = {
   failures: Partial<Record<RelayKind, string>>;
 };
 
-/** The proxy's V8 flag (test/support/proxy-process.ts, package.json `start`), so both heaps behave alike. */
-const NODE_FLAGS = ['--max-semi-space-size=1'];
+/** The proxy's V8 flags (test/support/proxy-process.ts, docs/decisions/0015-v8-heap-flags.md), so both heaps behave alike. */
+const NODE_FLAGS = ['--max-semi-space-size=1', '--initial-old-space-size=64'];
 /** As STREAM_HIGH_WATER_MARK in src/server/proxy-server.ts and RESPONSE_HIGH_WATER_MARK in src/upstream/client.ts. */
 const HIGH_WATER_MARK = 256 * 1024;
 const START_TIMEOUT_MS = 10_000;

@@ -79,7 +79,7 @@ fi
 echo "demo: starting the proxy on $listen (health on $health), log in $proxy_log"
 (
   eval "$(node test/support/services.ts proxy-env --state "$state" --listen "$listen" --health "$health")"
-  exec node --max-semi-space-size=1 dist/main.js serve
+  exec node --max-semi-space-size=1 --initial-old-space-size=64 dist/main.js serve
 ) >"$proxy_log" 2>&1 &
 proxy_pid=$!
 

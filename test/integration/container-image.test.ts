@@ -178,6 +178,7 @@ describe('the container image, built and run as the sidecar runs', {
     assert.deepEqual(image.Config.Entrypoint, [
       '/nodejs/bin/node',
       '--max-semi-space-size=1',
+      '--initial-old-space-size=64',
       '/app/dist/main.js',
     ]);
     assert.deepEqual(image.Config.Cmd, ['serve']);
@@ -222,7 +223,7 @@ describe('the container image, built and run as the sidecar runs', {
     const { stdout: top } = await podman(['top', container.name, 'huser', 'args']);
     assert.match(
       top,
-      /^65532\s+\/nodejs\/bin\/node --max-semi-space-size=1 \/app\/dist\/main\.js serve\s*$/m,
+      /^65532\s+\/nodejs\/bin\/node --max-semi-space-size=1 --initial-old-space-size=64 \/app\/dist\/main\.js serve\s*$/m,
     );
   });
 

@@ -15,8 +15,8 @@ import type { ServicesState } from './services.ts';
 
 const REPO_ROOT = resolve(import.meta.dirname, '..', '..');
 const MAIN = 'dist/main.js';
-/** The same V8 flags as `npm start` and the container image (see package.json). */
-const NODE_FLAGS = ['--max-semi-space-size=1'];
+/** The same V8 flags as `npm start` and the container image (docs/decisions/0015-v8-heap-flags.md). */
+const NODE_FLAGS = ['--max-semi-space-size=1', '--initial-old-space-size=64'];
 const HEALTH_TIMEOUT_MS = 30_000;
 const STOP_TIMEOUT_MS = 15_000;
 
