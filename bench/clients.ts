@@ -211,6 +211,10 @@ export function curlClient(): BenchClient {
     `header = ${quote('x-amz-content-sha256: UNSIGNED-PAYLOAD')}`,
     'no-progress-meter',
     'show-error',
+    // A target that stops answering (rclone did, once SeaweedFS's disk was full) fails the row instead of
+    // stalling the benchmark: under 1 byte/s for 2 minutes ends the transfer.
+    'speed-limit = 1',
+    'speed-time = 120',
   ];
 
   /** Runs curl on a config file; resolves with the lines `write-out` printed, one per transfer. */
