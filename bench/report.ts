@@ -27,7 +27,11 @@ export type RowResult = {
   rssTargetMiB: number | undefined;
   /** Memory rows: RSS of the fresh proxy just before the transfer. */
   idleRssMiB: number | undefined;
-  gc: { scavengesPerGiB: number; markCompactsPerGiB: number; msPerGiB: number } | undefined;
+  /**
+   * The proxy's collections over the row, per GiB moved or per 1000 requests: scavenges, mark-compacts
+   * (full collections) and the time V8 reported for all of them (docs/decisions/0015-v8-heap-flags.md).
+   */
+  gc: { per: 'GiB' | '1000 requests'; scavenges: number; markCompacts: number; pauseMs: number } | undefined;
   /**
    * CPU of every process the row kept busy, per GiB moved or per operation: the target's own (the proxy,
    * rclone; 0 for direct), SeaweedFS, OpenBao and the client (curl, or the SDK in the benchmark process).
@@ -157,6 +161,23 @@ export function renderMachineCpu(rows: RowResult[], cores: number): string[] {
     ? []
     : [
         'CPU of every process per GiB moved or per request, the same rows (user+system, /proc; the client runs on the same cores):',
+        ...lines,
+      ];
+}
+
+/** One line per row: what the proxy's collector did over it. */
+export function renderGc(rows: RowResult[]): string[] {
+  const lines = rows.flatMap((row) => {
+    const gc = row.gc;
+    if (gc === undefined) return [];
+    return [
+      `  ${row.label} (${row.client}): ${number(gc.scavenges)} scavenges, ${number(gc.markCompacts)} mark-compacts, ${number(gc.pauseMs)} ms in GC per ${gc.per}`,
+    ];
+  });
+  return lines.length === 0
+    ? []
+    : [
+        "The proxy's collections over the same rows (its /metrics: nodejs_gc_duration_seconds by kind):",
         ...lines,
       ];
 }

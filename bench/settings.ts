@@ -112,11 +112,6 @@ export const SETTINGS: readonly Setting[] = [
     meaning: 'write a V8 CPU profile per proxy process there (implies BENCH_FRESH_PROXY=1)',
   },
   {
-    name: 'BENCH_TRACE_GC',
-    default: '0',
-    meaning: '1: run the proxy with --trace-gc and report its GC count and time per GiB',
-  },
-  {
     name: 'BENCH_STRACE_DIR',
     default: '',
     meaning: 'attach strace -c -f to the proxy for each row; the summaries go there',
@@ -147,7 +142,6 @@ export type BenchSettings = {
   resultsDir: string | undefined;
   freshProxy: boolean;
   profileDir: string | undefined;
-  traceGc: boolean;
   straceDir: string | undefined;
 };
 
@@ -197,7 +191,6 @@ export function benchSettings(env: NodeJS.ProcessEnv = process.env): BenchSettin
     resultsDir: env.BENCH_RESULTS_DIR || undefined,
     freshProxy: env.BENCH_FRESH_PROXY === '1' || profileDir !== undefined,
     profileDir,
-    traceGc: env.BENCH_TRACE_GC === '1',
     straceDir: env.BENCH_STRACE_DIR || undefined,
   };
 }

@@ -84,7 +84,6 @@ export type ProxyRun = {
   /** Names the CPU profile of this process (BENCH_PROFILE_DIR). */
   label: string;
   profileDir?: string | undefined;
-  traceGc?: boolean;
   /** Another upstream than SeaweedFS's own endpoint (the counting relay). */
   upstreamEndpoint?: string;
   maxObjectSize: number;
@@ -108,7 +107,6 @@ function proxyEnv(run: ProxyRun, services: Services): Record<string, string> {
       `--cpu-prof-name=${run.label}.cpuprofile`,
     );
   }
-  if (run.traceGc) nodeOptions.push(`--import=${join(import.meta.dirname, 'gc-trace.ts')}`);
   return {
     CLOUDTASER_S3PROXY_MAX_OBJECT_SIZE: String(run.maxObjectSize),
     CLOUDTASER_S3PROXY_LOG_LEVEL: 'warn',
@@ -146,19 +144,32 @@ export async function proxyTarget(services: Services, run: ProxyRun): Promise<Pr
   };
 }
 
-/** Collections the proxy reported with --trace-gc in `logs` (the part written since the row began). */
-export function countGc(logs: string): { scavenges: number; markCompacts: number; ms: number } {
-  let scavenges = 0;
-  let markCompacts = 0;
-  let ms = 0;
-  for (const match of logs.matchAll(
-    /ms: (Scavenge|Minor Mark-Compact|Mark-Compact|Mark-Sweep)\b.*?([\d.]+) \/ [\d.]+ ms/g,
-  )) {
-    if (match[1] === 'Scavenge' || match[1] === 'Minor Mark-Compact') scavenges++;
-    else markCompacts++;
-    ms += Number(match[2]);
+export type GcTotals = { scavenges: number; markCompacts: number; pauseMs: number };
+
+const GC_METRIC = /^cloudtaser_s3proxy_nodejs_gc_duration_seconds_(count|sum)\{kind="(\w+)"\} (\S+)$/;
+
+/**
+ * The proxy's collections since it started, from its /metrics: prom-client's
+ * nodejs_gc_duration_seconds, fed by V8's GC events (`minor` is a scavenge, `major` a mark-compact,
+ * `incremental` a step of the marking before one). Read before and after a transfer, the difference is
+ * what the transfer cost in collections, for every row of every run.
+ */
+export async function proxyGcTotals(healthEndpoint: string): Promise<GcTotals> {
+  return gcTotalsFrom(await (await fetch(`${healthEndpoint}/metrics`)).text());
+}
+
+/** The collections in a Prometheus exposition of the proxy's metrics. */
+export function gcTotalsFrom(metrics: string): GcTotals {
+  const totals = { scavenges: 0, markCompacts: 0, pauseMs: 0 };
+  for (const line of metrics.split('\n')) {
+    const match = GC_METRIC.exec(line);
+    if (match === null) continue;
+    const [, field, kind, value] = match as unknown as [string, string, string, string];
+    if (field === 'sum') totals.pauseMs += Number(value) * 1000;
+    else if (kind === 'minor') totals.scavenges += Number(value);
+    else if (kind === 'major') totals.markCompacts += Number(value);
   }
-  return { scavenges, markCompacts, ms };
+  return totals;
 }
 
 const RCLONE = join(REPO_ROOT, '.venv', 'bin', 'rclone');

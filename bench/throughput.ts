@@ -30,6 +30,7 @@ import { measureRelayFloor, type RelayFloor } from './relay-floor.ts';
 import {
   type Results,
   type RowResult,
+  renderGc,
   renderMachineCpu,
   renderRelayFloor,
   renderSvg,
@@ -48,9 +49,10 @@ import {
   type TargetName,
 } from './settings.ts';
 import {
-  countGc,
   directTarget,
+  type GcTotals,
   type ProxyTarget,
+  proxyGcTotals,
   proxyTarget,
   rcloneTarget,
   type Target,
@@ -64,7 +66,8 @@ type Sample = {
   cpu: number | undefined;
   cpuSystem: number | undefined;
   peakMiB: number | undefined;
-  gc: ReturnType<typeof countGc> | undefined;
+  /** The proxy's collections during the transfer (its /metrics before and after). */
+  gc: GcTotals | undefined;
   /** CPU seconds the services and the client spent meanwhile (undefined when the services are not ours). */
   machine: MachineCpu | undefined;
 };
@@ -93,7 +96,7 @@ class Row {
   >();
   readonly #peak = new Map<'proxy' | 'rclone', number>();
   readonly #machine = new Map<TargetName, MachineCpu & { target: number; bytes: number; ops: number }>();
-  #gc: { scavenges: number; markCompacts: number; ms: number; bytes: number } | undefined;
+  #gc: (GcTotals & { bytes: number; ops: number }) | undefined;
   #idleRssMiB: number | undefined;
 
   constructor(spec: RowSpec) {
@@ -140,12 +143,13 @@ class Row {
     }
     if (sample.peakMiB !== undefined)
       this.#peak.set(target, Math.max(this.#peak.get(target) ?? 0, sample.peakMiB));
-    if (sample.gc !== undefined && amount.bytes !== undefined) {
-      const gc = this.#gc ?? { scavenges: 0, markCompacts: 0, ms: 0, bytes: 0 };
+    if (sample.gc !== undefined) {
+      const gc = this.#gc ?? { scavenges: 0, markCompacts: 0, pauseMs: 0, bytes: 0, ops: 0 };
       gc.scavenges += sample.gc.scavenges;
       gc.markCompacts += sample.gc.markCompacts;
-      gc.ms += sample.gc.ms;
-      gc.bytes += amount.bytes;
+      gc.pauseMs += sample.gc.pauseMs;
+      gc.bytes += amount.bytes ?? 0;
+      gc.ops += amount.ops ?? 0;
       this.#gc = gc;
     }
   }
@@ -198,16 +202,28 @@ class Row {
       machineCpu,
       rssTargetMiB: spec.rssTargetMiB,
       idleRssMiB: this.#idleRssMiB,
-      gc:
-        this.#gc === undefined
-          ? undefined
-          : {
-              scavengesPerGiB: perGiB(this.#gc.scavenges, this.#gc.bytes),
-              markCompactsPerGiB: perGiB(this.#gc.markCompacts, this.#gc.bytes),
-              msPerGiB: perGiB(this.#gc.ms, this.#gc.bytes),
-            },
+      gc: this.#gc === undefined ? undefined : gcRates(this.#gc),
     };
   }
+}
+
+function gcBetween(before: GcTotals, after: GcTotals): GcTotals {
+  return {
+    scavenges: after.scavenges - before.scavenges,
+    markCompacts: after.markCompacts - before.markCompacts,
+    pauseMs: after.pauseMs - before.pauseMs,
+  };
+}
+
+/** A row's collections per GiB moved, or per 1000 requests for the rows of small objects. */
+function gcRates(gc: GcTotals & { bytes: number; ops: number }): NonNullable<RowResult['gc']> {
+  const per = gc.bytes > 0 ? GiB / gc.bytes : 1000 / gc.ops;
+  return {
+    per: gc.bytes > 0 ? 'GiB' : '1000 requests',
+    scavenges: gc.scavenges * per,
+    markCompacts: gc.markCompacts * per,
+    pauseMs: gc.pauseMs * per,
+  };
 }
 
 /** strace -c -f attached to `pid` until the returned function is called; the summary goes to `file`. */
@@ -275,9 +291,10 @@ class Bench {
     if (proxy !== undefined && this.settings.freshProxy) await proxy.restart(this.proxyRun(label));
     const pid = target.pid;
     if (pid !== undefined && !resetPeakRss(pid)) this.#peakResetWorks = false;
+    // Read outside the CPU window: rendering /metrics is the proxy's work, not the transfer's.
+    const gcBefore = proxy === undefined ? undefined : await proxyGcTotals(proxy.process.healthEndpoint);
     const cpuBefore = pid === undefined ? undefined : cpuTimes(pid);
     const machineBefore = this.#services === undefined ? undefined : machineCpuSeconds(this.#services);
-    const logsBefore = proxy?.process.logs().length ?? 0;
     const stopStrace =
       proxy !== undefined && pid !== undefined && this.settings.straceDir !== undefined
         ? await attachStrace(pid, join(this.settings.straceDir, `${label}.strace.txt`))
@@ -292,6 +309,7 @@ class Bench {
     console.error(`${label} ${target.name}: ${seconds.toFixed(2)} s`);
     const cpuAfter = pid === undefined ? undefined : cpuTimes(pid);
     const machineAfter = this.#services === undefined ? undefined : machineCpuSeconds(this.#services);
+    const gcAfter = proxy === undefined ? undefined : await proxyGcTotals(proxy.process.healthEndpoint);
     return {
       machine:
         machineBefore === undefined || machineAfter === undefined
@@ -304,10 +322,7 @@ class Bench {
       seconds,
       ...cpuBetween(cpuBefore, cpuAfter),
       peakMiB: pid === undefined ? undefined : peakRssMiB(pid),
-      gc:
-        proxy !== undefined && this.settings.traceGc
-          ? countGc(proxy.process.logs().slice(logsBefore))
-          : undefined,
+      gc: gcBefore === undefined || gcAfter === undefined ? undefined : gcBetween(gcBefore, gcAfter),
     };
   }
 
@@ -335,7 +350,7 @@ class Bench {
   }
 
   proxyRun(label: string, maxObjectSize = 16 * GiB) {
-    return { label, profileDir: this.settings.profileDir, traceGc: this.settings.traceGc, maxObjectSize };
+    return { label, profileDir: this.settings.profileDir, maxObjectSize };
   }
 
   /** PUT then GET of one object per client and target, `rounds` times; `put` decides single-part or multipart. */
@@ -633,17 +648,15 @@ class Bench {
           // No reset of the peak: a fresh process's peak includes what it holds from the start.
           const pid = proxy.pid as number;
           row.idleRss(rssMiB(pid));
+          const gcBefore = await proxyGcTotals(proxy.process.healthEndpoint);
           const cpuBefore = cpuTimes(pid);
           const started = performance.now();
           await work(proxy, bucket);
           const seconds = (performance.now() - started) / 1000;
-          const sample = {
-            seconds,
-            ...cpuBetween(cpuBefore, cpuTimes(pid)),
-            peakMiB: peakRssMiB(pid),
-            gc: undefined,
-            machine: undefined,
-          };
+          const cpu = cpuBetween(cpuBefore, cpuTimes(pid));
+          const peakMiB = peakRssMiB(pid);
+          const gcAfter = await proxyGcTotals(proxy.process.healthEndpoint);
+          const sample = { seconds, ...cpu, peakMiB, gc: gcBetween(gcBefore, gcAfter), machine: undefined };
           row.add('proxy', sample, memory.bytes / MiB / seconds, { bytes: memory.bytes });
         }
       } finally {
@@ -735,7 +748,6 @@ async function main(): Promise<void> {
     const proxy = await proxyTarget(services, {
       label: 'proxy',
       profileDir: settings.freshProxy ? undefined : settings.profileDir,
-      traceGc: settings.traceGc,
       maxObjectSize: 16 * GiB,
     });
     opened.push(proxy);
@@ -798,6 +810,7 @@ async function main(): Promise<void> {
     ...((machineLines) => (machineLines.length === 0 ? [] : ['', ...machineLines]))(
       renderMachineCpu(results.rows, machine.cores),
     ),
+    ...((gcLines) => (gcLines.length === 0 ? [] : ['', ...gcLines]))(renderGc(results.rows)),
     ...(results.upstreamRequests.length === 0
       ? []
       : ['', 'upstream requests per client request:', renderUpstreamCounts(results.upstreamRequests)]),

@@ -22,8 +22,8 @@ mkdir -p "$dir"
 export BENCH_ROWS=${BENCH_ROWS:-put-single,get-single,put-multipart,get-multipart}
 export BENCH_TARGETS=proxy BENCH_ROUNDS=1 BENCH_MULTIPART_ROUNDS=1
 export BENCH_SINGLE_MIB=${BENCH_SINGLE_MIB:-256} BENCH_MULTIPART_MIB=${BENCH_MULTIPART_MIB:-256}
-# 1. V8 CPU profiles and GC counts, a fresh proxy per transfer (BENCH_PROFILE_DIR implies it).
-BENCH_PROFILE_DIR="$dir/cpu" BENCH_TRACE_GC=1 BENCH_RESULTS_DIR="$dir/cpu-run" node bench/throughput.ts
+# 1. V8 CPU profiles (GC counts are in every run's results), a fresh proxy per transfer (BENCH_PROFILE_DIR implies it).
+BENCH_PROFILE_DIR="$dir/cpu" BENCH_RESULTS_DIR="$dir/cpu-run" node bench/throughput.ts
 # 2. System calls, in a run of its own: strace slows the proxy down and would distort the profiles.
 BENCH_STRACE_DIR="$dir/strace" BENCH_FRESH_PROXY=1 BENCH_RESULTS_DIR="$dir/strace-run" node bench/throughput.ts
 node bench/profile-summary.ts "$dir/cpu" "$dir/strace" --results "$dir/cpu-run/results.json" | tee "$dir/summary.txt"
